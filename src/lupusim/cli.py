@@ -1,0 +1,105 @@
+"""The ``lupusim`` command line: a thin layer over the library.
+
+Every command that writes results writes ``summary.json``, ``report.html`` and
+``manifest.json`` into its output folder, and exits non-zero with a one-line reason on
+failure (../shared/DESIGN.md, "Command line").
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lupusim.clinical.cli import score_command
+from lupusim.errors import LupusimError
+
+app = typer.Typer(
+    name="lupusim",
+    help="In-silico trials of lupus: MSC infusion versus immunosuppression.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+KNOWN_STUDIES = ("sun2009",)
+
+
+@app.command("reproduce")
+def reproduce_command(
+    study: Annotated[str, typer.Argument(help="Published study to reproduce: sun2009.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created).")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 20090601,
+    per_group: Annotated[
+        int, typer.Option("--per-group", help="Virtual mice per group (mouse part).", min=1)
+    ] = 12,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            "--replicates", help="Stochastic replicates per patient (10-year projection).", min=1
+        ),
+    ] = 200,
+    reinfuse_on_relapse: Annotated[
+        bool,
+        typer.Option(
+            "--reinfuse-on-relapse/--no-reinfuse-on-relapse",
+            help="Re-infuse MSC when a patient relapses during the projection.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes (0 = one per core).", min=0)
+    ] = 0,
+) -> None:
+    """Reproduce a published study's experiments and write summary, trajectories, report."""
+    if study not in KNOWN_STUDIES:
+        raise LupusimError(f"unknown study {study!r}; known: {', '.join(KNOWN_STUDIES)}")
+    from lupusim.studies.sun2009 import Sun2009Options, reproduce
+
+    reproduce(
+        Sun2009Options(
+            out_dir=out,
+            seed=seed,
+            per_group=per_group,
+            replicates=replicates,
+            reinfuse_on_relapse=reinfuse_on_relapse,
+            workers=workers,
+        )
+    )
+
+
+app.command("score")(score_command)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the installed lupusim version."""
+    from lupusim import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point: run the app, turning expected failures into one-line errors."""
+    try:
+        app(standalone_mode=False)
+    except LupusimError as exc:
+        typer.echo(f"lupusim: error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("lupusim: aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.ClickException):
+            typer.echo(f"lupusim: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code if exc.exit_code else 2)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Clinical instruments from visit tables (placeholder until issue 3 lands)."""

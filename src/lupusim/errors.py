@@ -1,0 +1,40 @@
+"""Exceptions shared across lupusim.
+
+``LupusimError`` is the base of every error the command line turns into a one-line
+message and a non-zero exit; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class LupusimError(Exception):
+    """An expected failure with a message a user can act on."""
+
+
+class InputError(LupusimError):
+    """Bad user input: names the file, row and column where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        where = []
+        if file is not None:
+            where.append(str(file))
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class SimulationError(LupusimError):
+    """A simulation could not produce results (never a silent NaN)."""
