@@ -1,0 +1,1 @@
+"""Named published studies, reproducible by one command."""

@@ -1,0 +1,356 @@
+"""Sun 2009, patient part: four refractory patients, one MSC infusion, 18 months,
+then a 10-year projection with relapses (the follow-up the seed says is still due).
+
+Published (../shared/science/README.md §1): ages 16, 17, 20, 23; three women, one man;
+refractory after > 6 months of cyclophosphamide 0.75 g/m² monthly + prednisone
+20 mg/day; SLEDAI > 8; 24-h protein > 1 g or creatinine > 1.5 mg/dL; no end-stage
+renal disease; prednisone 20-30 mg, then 1×10⁶ donor BMMSC/kg once; afterwards two
+lowered immunosuppression to low maintenance and two stopped it.
+
+Assumptions (no source gives them), each stated where it is used:
+* which patient was the man (P4); body weights (women 52 kg, man 62 kg); heights;
+* disease history: lupus from 3 years before infusion, NIH cyclophosphamide monthly
+  for the 9 months before infusion with prednisone 20 mg/day;
+* after infusion: prednisone 25 mg/day for 1 month, then tapered; cyclophosphamide
+  stopped; P1/P2 keep prednisone 5 mg/day, P3/P4 stop at 12 months;
+* comparator ``pilot_is_only``: NIH quarterly cyclophosphamide 0.75 g/m² to month 24
+  and prednisone 20 mg/day to month 6, then 10 mg/day;
+* per-patient parameters: the first virtual patient, drawn from the human prior with the
+  patient's demographics, who meets the published inclusion criteria at day 0;
+* projection uncertainty: extrinsic flare triggers (Poisson, 0.5/year, inflammation
+  burst ~ Exp(mean 1)) and the host-MSC relaxation rate varied (CV 50 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lupusim.engine import SimulationResult, simulate
+from lupusim.model import get_preset
+from lupusim.observe import alive_matrix, approximate_sledai2k, first_crossing_times
+from lupusim.population import sample_parameters, set_parameter
+from lupusim.treatments import (
+    FlareTrigger,
+    GlucocorticoidTaper,
+    MSCInfusion,
+    Prednisone,
+    Regimen,
+    ReinfuseOnRelapse,
+    nih_cyclophosphamide,
+)
+
+HISTORY_START_DAY = -1095.0
+IS_START_DAY = -270.0
+PILOT_END_DAY = 548.0  # 18 months
+PROJECTION_END_DAY = PILOT_END_DAY + 3652.5  # + 10 years
+MSC_CELLS_PER_KG = 1.0e6
+FLARE_TRIGGER_RATE_PER_YEAR = 0.5
+FLARE_TRIGGER_MEAN_MAGNITUDE = 1.0
+MSC_RECOVERY_CV = 0.5
+REMISSION_PROTEIN_G = 0.5
+RELAPSE_PROTEIN_G = 1.0
+VISIT_EVERY_DAYS = 30.0
+
+PATIENT_VARIABLES = (
+    "protein_24h_g",
+    "upcr_g_per_g",
+    "creatinine_mg_dl",
+    "egfr_ml_min_1_73m2",
+    "albumin_g_l",
+    "anti_dsdna_iu_ml",
+    "c3_g_l",
+    "treg_pct_cd4",
+    "th17_pct_cd4",
+    "host_msc_function",
+    "donor_msc_cells",
+    "prednisone_mg_day",
+)
+PROJECTION_VARIABLES = (
+    "protein_24h_g",
+    "egfr_ml_min_1_73m2",
+    "anti_dsdna_iu_ml",
+    "c3_g_l",
+    "host_msc_function",
+    "prednisone_mg_day",
+)
+
+
+@dataclass(frozen=True)
+class PublishedPatient:
+    """Demographics of one seed patient (Sun 2009) plus stated assumptions."""
+
+    patient_id: str
+    age_years: float
+    female: bool
+    weight_kg: float
+    stops_immunosuppression: bool
+
+
+SEED_PATIENTS = (
+    PublishedPatient("P1", 16.0, True, 52.0, False),
+    PublishedPatient("P2", 17.0, True, 52.0, False),
+    PublishedPatient("P3", 20.0, True, 52.0, True),
+    PublishedPatient("P4", 23.0, False, 62.0, True),
+)
+
+
+def history_regimen() -> tuple[object, ...]:
+    """Refractory history: NIH CYC 0.75 g/m² monthly × 9 + prednisone 20 mg/day."""
+    return (*nih_cyclophosphamide(IS_START_DAY, 0.75, monthly=9), Prednisone(IS_START_DAY, 0.0, 20.0))
+
+
+def pilot_msc_regimen(patient: PublishedPatient) -> Regimen:
+    """Prednisone 25 mg, one infusion of 1e6 BMMSC/kg at day 0, then taper."""
+    stop = 365.0 if patient.stops_immunosuppression else None
+    taper = GlucocorticoidTaper(((30.0, 15.0), (90.0, 10.0), (180.0, 7.5), (270.0, 5.0)), stop)
+    return Regimen(
+        "pilot_msc",
+        (  # type: ignore[arg-type]
+            *history_regimen(),
+            Prednisone(0.0, 30.0, 25.0),
+            taper,
+            MSCInfusion(0.0, cells_per_kg=MSC_CELLS_PER_KG, source="bm_allogeneic"),
+        ),
+    )
+
+
+def pilot_is_only_regimen() -> Regimen:
+    """The same patients continuing immunosuppression without MSC."""
+    quarterly = nih_cyclophosphamide(90.0, 0.75, monthly=1, quarterly=7)
+    return Regimen(
+        "pilot_is_only",
+        (  # type: ignore[arg-type]
+            *history_regimen(),
+            *quarterly,
+            Prednisone(0.0, 180.0, 20.0),
+            Prednisone(180.0, None, 10.0),
+        ),
+    )
+
+
+def _grid(fine_until: float, end: float, fine_step: float, coarse_step: float) -> np.ndarray:
+    history = np.arange(HISTORY_START_DAY, -30.0, 30.0)
+    fine = np.arange(-30.0, fine_until, fine_step)
+    coarse = np.arange(fine_until, end + 1e-9, coarse_step)
+    return np.unique(np.concatenate([history, fine, coarse, [0.0, end]]))
+
+
+def select_virtual_patient(
+    patient: PublishedPatient, rng: np.random.Generator, max_tries: int = 4000, batch: int = 64
+) -> np.ndarray:
+    """First virtual patient from the prior meeting the inclusion criteria at day 0."""
+    preset = get_preset("human")
+    times = np.array([HISTORY_START_DAY, -1.0, 0.0])
+    regimen = Regimen("history", history_regimen())  # type: ignore[arg-type]
+    tried = 0
+    while tried < max_tries:
+        params = sample_parameters(preset, batch, rng)
+        set_parameter(preset, params, "age_at_start_years", patient.age_years - 3.0)
+        set_parameter(preset, params, "female", 1.0 if patient.female else 0.0)
+        set_parameter(preset, params, "body_weight_kg", patient.weight_kg)
+        y0 = np.array([preset.initial_state(p) for p in params])
+        res = simulate(preset.model, params, y0, [regimen] * batch, times)
+        obs = {k: v[:, -1] for k, v in res.observables().items()}
+        sledai = approximate_sledai2k(obs)
+        ok = (
+            res.ok
+            & (sledai > 8)
+            & ((obs["protein_24h_g"] > 1.0) | (obs["creatinine_mg_dl"] > 1.5))
+            & (obs["egfr_ml_min_1_73m2"] >= 15.0)
+        )
+        tried += batch
+        hits = np.flatnonzero(ok)
+        if len(hits):
+            return params[hits[0]]
+    raise RuntimeError(f"no virtual patient met the inclusion criteria for {patient.patient_id}")
+
+
+def flare_triggers(rng: np.random.Generator, start: float, end: float) -> tuple[FlareTrigger, ...]:
+    """Poisson extrinsic flare triggers over [start, end)."""
+    years = (end - start) / 365.25
+    n = rng.poisson(FLARE_TRIGGER_RATE_PER_YEAR * years)
+    days = np.sort(rng.uniform(start, end, size=n))
+    mags = rng.exponential(FLARE_TRIGGER_MEAN_MAGNITUDE, size=n)
+    return tuple(FlareTrigger(float(d), float(m)) for d, m in zip(days, mags, strict=True))
+
+
+@dataclass(frozen=True)
+class PatientRun:
+    """Simulated patients of one arm, with sampled deaths and derived observables."""
+
+    arm: str
+    subject_ids: tuple[str, ...]
+    patient_ids: tuple[str, ...]
+    result: SimulationResult
+    observables: dict[str, np.ndarray]
+    alive: np.ndarray
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.result.times
+
+
+def _run_arm(
+    arm: str,
+    subject_ids: list[str],
+    patient_ids: list[str],
+    params: np.ndarray,
+    regimens: list[Regimen],
+    times: np.ndarray,
+    rng: np.random.Generator,
+    workers: int,
+) -> PatientRun:
+    preset = get_preset("human")
+    y0 = np.array([preset.initial_state(p) for p in params])
+    res = simulate(
+        preset.model,
+        params,
+        y0,
+        regimens,
+        times,
+        workers=workers,
+        progress=f"patients {arm}" if len(subject_ids) >= 50 else False,
+    )
+    obs = res.observables()
+    obs["sledai2k"] = approximate_sledai2k(obs)
+    window = times >= 0.0
+    death = np.full(len(subject_ids), np.inf)
+    death_in_window = first_crossing_times(
+        times[window], obs["cum_hazard_death"][:, window], rng.exponential(1.0, size=len(subject_ids))
+    )
+    death[:] = death_in_window
+    return PatientRun(
+        arm, tuple(subject_ids), tuple(patient_ids), res, obs, alive_matrix(times, death)
+    )
+
+
+def run_pilot(
+    patients: dict[str, np.ndarray], rng: np.random.Generator, workers: int = 1
+) -> dict[str, PatientRun]:
+    """The four nominal patients, with and without MSC, to 18 months + 10 years."""
+    times = _grid(PILOT_END_DAY, PROJECTION_END_DAY, 1.0, 7.0)
+    ids = [p.patient_id for p in SEED_PATIENTS]
+    params = np.array([patients[i] for i in ids])
+    return {
+        "pilot_msc": _run_arm(
+            "pilot_msc", ids, ids, params, [pilot_msc_regimen(p) for p in SEED_PATIENTS],
+            times, rng, workers,
+        ),
+        "pilot_is_only": _run_arm(
+            "pilot_is_only", ids, ids, params, [pilot_is_only_regimen()] * len(ids),
+            times, rng, workers,
+        ),
+    }
+
+
+def run_projection(
+    patients: dict[str, np.ndarray],
+    replicates: int,
+    rng: np.random.Generator,
+    reinfuse_on_relapse: bool,
+    workers: int = 1,
+) -> dict[str, PatientRun]:
+    """Stochastic replicates per patient: MSC, MSC with re-infusion (option), IS only."""
+    preset = get_preset("human")
+    times = _grid(0.0, PROJECTION_END_DAY, 1.0, 30.0)
+    j = preset.model.parameter_index("k_msc_recovery")
+    sigma = float(np.sqrt(np.log1p(MSC_RECOVERY_CV**2)))
+    rows, subj, pids, triggers = [], [], [], []
+    for patient in SEED_PATIENTS:
+        base = patients[patient.patient_id]
+        for r in range(replicates):
+            p = base.copy()
+            p[j] = base[j] * float(np.exp(rng.normal(0.0, sigma)))
+            rows.append(p)
+            subj.append(f"{patient.patient_id}-r{r + 1:03d}")
+            pids.append(patient.patient_id)
+            triggers.append(flare_triggers(rng, 0.0, PROJECTION_END_DAY))
+    params = np.array(rows)
+    by_id = {p.patient_id: p for p in SEED_PATIENTS}
+    arms: dict[str, list[Regimen]] = {
+        "projection_msc": [
+            pilot_msc_regimen(by_id[pid]).plus(*trig) for pid, trig in zip(pids, triggers, strict=True)
+        ],
+        "projection_is_only": [pilot_is_only_regimen().plus(*trig) for trig in triggers],
+    }
+    if reinfuse_on_relapse:
+        policy = ReinfuseOnRelapse(
+            MSCInfusion(0.0, cells_per_kg=MSC_CELLS_PER_KG),
+            start_day=VISIT_EVERY_DAYS,
+            check_every_days=VISIT_EVERY_DAYS,
+            remission_protein_g=REMISSION_PROTEIN_G,
+            relapse_protein_g=RELAPSE_PROTEIN_G,
+        )
+        arms["projection_msc_reinfuse"] = [
+            r.plus(policies=(policy,)) for r in arms["projection_msc"]
+        ]
+    return {
+        arm: _run_arm(arm, subj, pids, params, regs, times, rng, workers)
+        for arm, regs in arms.items()
+    }
+
+
+def relapse_table(run: PatientRun) -> pd.DataFrame:
+    """Per subject: first remission day, first relapse day (monthly visits from day 30)."""
+    visits = np.arange(VISIT_EVERY_DAYS, run.times[-1] + 1e-9, VISIT_EVERY_DAYS)
+    idx = np.searchsorted(run.times, visits)
+    idx = idx[idx < len(run.times)]
+    protein = run.observables["protein_24h_g"][:, idx]
+    alive = run.alive[:, idx] == 1.0
+    vt = run.times[idx]
+    rows = []
+    for i, sid in enumerate(run.subject_ids):
+        rem = np.flatnonzero((protein[i] < REMISSION_PROTEIN_G) & alive[i])
+        first_rem = float(vt[rem[0]]) if len(rem) else np.nan
+        relapse = np.nan
+        if len(rem):
+            later = np.flatnonzero((protein[i] > RELAPSE_PROTEIN_G) & alive[i] & (vt > first_rem))
+            relapse = float(vt[later[0]]) if len(later) else np.nan
+        rows.append(
+            {"subject": sid, "patient": run.patient_ids[i], "first_remission_day": first_rem,
+             "first_relapse_day": relapse}
+        )
+    return pd.DataFrame(rows)
+
+
+def patient_trajectories(runs: dict[str, PatientRun], variables: tuple[str, ...],
+                         from_day: float = -30.0) -> pd.DataFrame:
+    """Long-format trajectories (``time_days`` = days since the infusion)."""
+    frames = []
+    for arm, run in runs.items():
+        keep = run.times >= from_day
+        t = run.times[keep]
+        n = len(run.subject_ids)
+        series = {v: run.observables[v][:, keep] for v in (*variables, "sledai2k")}
+        series["alive"] = run.alive[:, keep]
+        for var, values in series.items():
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "study": "patients",
+                        "group": arm,
+                        "subject": np.repeat(run.subject_ids, len(t)),
+                        "time_days": np.tile(t, n),
+                        "variable": var,
+                        "value": values.reshape(-1),
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+__all__ = [
+    "PATIENT_VARIABLES",
+    "PROJECTION_VARIABLES",
+    "SEED_PATIENTS",
+    "PatientRun",
+    "PublishedPatient",
+    "patient_trajectories",
+    "relapse_table",
+    "run_pilot",
+    "run_projection",
+    "select_virtual_patient",
+]

@@ -1,0 +1,280 @@
+"""``lupusim reproduce sun2009``: both parts in one run, all outputs in one folder."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lupusim.engine import simulate
+from lupusim.errors import LupusimError
+from lupusim.io import build_manifest, write_json
+from lupusim.model import get_preset, model_hash
+from lupusim.studies.sun2009 import _mouse, _patients, _targets
+from lupusim.treatments import MSCInfusion, Regimen
+
+YEAR = 365.25
+
+
+@dataclass(frozen=True)
+class Sun2009Options:
+    """Options of the reproduction (the CLI's flags)."""
+
+    out_dir: Path
+    seed: int = 20090601
+    per_group: int = 12
+    replicates: int = 200
+    reinfuse_on_relapse: bool = False
+    workers: int = 0
+    write_report: bool = True
+
+
+def _msc_kinetics() -> list[dict[str, Any]]:
+    preset = get_preset("mrl_lpr")
+    params = preset.parameter_vector()[None]
+    times = np.arange(0.0, 96.0 + 1e-9, 1.0) / 24.0 + 16 * _mouse.DAYS_PER_WEEK
+    reg = Regimen("msc", (MSCInfusion(float(times[0]), cells=_mouse.MSC_CELLS_PER_MOUSE),))
+    res = simulate(preset.model, params, preset.initial_state()[None], [reg], times)
+    cells = res.observables()["donor_msc_cells"][0]
+    return _targets.evaluate_msc_kinetics((times - times[0]) * 24.0, cells, _mouse.MSC_CELLS_PER_MOUSE)
+
+
+def _q(values: np.ndarray) -> dict[str, float]:
+    v = values[np.isfinite(values)]
+    if not len(v):
+        return {"median": float("nan"), "p10": float("nan"), "p90": float("nan")}
+    return {
+        "median": float(np.median(v)),
+        "p10": float(np.quantile(v, 0.1)),
+        "p90": float(np.quantile(v, 0.9)),
+    }
+
+
+def _value_at(run: _patients.PatientRun, name: str, day: float) -> np.ndarray:
+    i = int(np.argmin(np.abs(run.times - day)))
+    return np.asarray(run.observables[name][:, i])
+
+
+def _patient_comparisons(
+    pilot: dict[str, _patients.PatientRun], projection: dict[str, _patients.PatientRun]
+) -> dict[str, dict[str, Any]]:
+    msc, iso = pilot["pilot_msc"], pilot["pilot_is_only"]
+    out: dict[str, dict[str, Any]] = {}
+    p0, p12 = _value_at(msc, "protein_24h_g", 0.0), _value_at(msc, "protein_24h_g", 365.0)
+    s0, s12 = _value_at(msc, "sledai2k", 0.0), _value_at(msc, "sledai2k", 365.0)
+    e0, e12 = _value_at(msc, "egfr_ml_min_1_73m2", 0.0), _value_at(msc, "egfr_ml_min_1_73m2", 365.0)
+    improved = (p12 < p0) & (s12 < s0) & (e12 >= e0)
+    out["patients_all_improved_at_12_months"] = {
+        "description": "pilot_msc: 24-h protein and SLEDAI-2K (approx.) lower, eGFR not lower, "
+        "at 12 months than at day 0, in every patient",
+        "value": {"improved": int(improved.sum()), "of": int(len(improved)),
+                  "protein_g_day0": p0.round(2).tolist(), "protein_g_month12": p12.round(2).tolist(),
+                  "sledai_day0": s0.tolist(), "sledai_month12": s12.tolist(),
+                  "egfr_day0": e0.round(1).tolist(), "egfr_month12": e12.round(1).tolist()},
+        "unit": "patients",
+        "direction_expected": "all four improve (Sun 2009)",
+        "agrees": bool(improved.all()),
+    }
+    rem12 = _value_at(msc, "protein_24h_g", 365.0) < _patients.REMISSION_PROTEIN_G
+    rem18 = _value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY) < _patients.REMISSION_PROTEIN_G
+    out["patients_remission_stable_12_to_18_months"] = {
+        "description": "pilot_msc: renal remission (24-h protein < 0.5 g) at both 12 and 18 months",
+        "value": int((rem12 & rem18).sum()),
+        "unit": "patients of 4",
+        "direction_expected": "4 (stable 12–18 month remission, Sun 2009)",
+        "agrees": bool((rem12 & rem18).all()),
+    }
+    out["pilot_protein_18m_msc_vs_is_only"] = {
+        "description": "mean 24-h protein at 18 months, pilot_msc minus pilot_is_only",
+        "value": float(np.mean(_value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY))
+                       - np.mean(_value_at(iso, "protein_24h_g", _patients.PILOT_END_DAY))),
+        "unit": "g/day",
+        "direction_expected": "negative (MSC better)",
+        "agrees": None,
+    }
+    for arm, run in projection.items():
+        rel = _patients.relapse_table(run)
+        end = run.times[-1]
+        out[f"{arm}_10y"] = {
+            "description": f"{arm}: 10-year projection after the 18-month pilot "
+            "(median [10–90 %] over replicates)",
+            "value": {
+                "protein_24h_g_at_5y": _q(_value_at(run, "protein_24h_g", _patients.PILOT_END_DAY + 5 * YEAR)),
+                "protein_24h_g_at_end": _q(_value_at(run, "protein_24h_g", end)),
+                "egfr_at_end": _q(_value_at(run, "egfr_ml_min_1_73m2", end)),
+                "sledai2k_at_end": _q(_value_at(run, "sledai2k", end)),
+                "reached_remission": float(np.mean(np.isfinite(rel["first_remission_day"]))),
+                "relapsed_after_remission": float(np.mean(np.isfinite(rel["first_relapse_day"]))),
+                "alive_at_end": float(np.nanmean(run.alive[:, -1])),
+                "reinfusions_per_patient": float(np.mean([
+                    sum(1 for e in evs if getattr(e, "state", "") == "donor_msc_lung") - 1
+                    for evs in run.result.applied_events
+                ])) if "msc" in arm else 0.0,
+                "solver_failures": int((~run.result.ok).sum()),
+            },
+            "unit": "mixed (see keys)",
+            "direction_expected": "projection (no published value yet)",
+            "agrees": None,
+        }
+    return out
+
+
+def _mouse_comparisons(groups: dict[str, _mouse.MouseGroupResult]) -> dict[str, dict[str, Any]]:
+    day20 = 20 * _mouse.DAYS_PER_WEEK
+    out: dict[str, dict[str, Any]] = {}
+
+    def med(g: str, v: str) -> float:
+        vals = groups[g].at_age(v, day20)
+        return float(np.median(vals)) if len(vals) else float("nan")
+
+    def add(name: str, desc: str, a: str, b: str, var: str, unit: str, lower_better: bool) -> None:
+        va, vb = med(a, var), med(b, var)
+        out[name] = {
+            "description": desc, "value": {a: round(va, 4), b: round(vb, 4)}, "unit": unit,
+            "direction_expected": f"{a} {'lower' if lower_better else 'higher'}",
+            "agrees": bool(va < vb) if lower_better else bool(va > vb),
+        }
+
+    add("mouse_week20_upcr_msct_vs_ctx", "week-20 urine ACR (kidney), MSCT week 9 vs CTX",
+        "msct_week9", "ctx", "urine_acr_mg_g", "mg/g", True)
+    add("mouse_week20_anti_dsdna_msct_vs_ctx", "week-20 anti-dsDNA, MSCT week 9 vs CTX",
+        "msct_week9", "ctx", "anti_dsdna_iu_ml", "IU/mL", True)
+    add("mouse_week20_treg_msct_vs_ctx", "week-20 Treg, MSCT week 9 vs CTX",
+        "msct_week9", "ctx", "treg_pct_cd4", "% CD4", False)
+    add("mouse_week20_upcr_ctx_vs_untreated", "week-20 urine ACR, CTX vs untreated",
+        "ctx", "untreated", "urine_acr_mg_g", "mg/g", True)
+    add("mouse_week20_upcr_msc_restored_vs_untreated",
+        "week-20 urine ACR, MSC function normal from birth vs untreated MRL/lpr",
+        "msc_restored", "untreated", "urine_acr_mg_g", "mg/g", True)
+    h = groups["healthy_strain"]
+    acr_max = float(np.nanmax(h.observables["urine_acr_mg_g"]))
+    out["mouse_healthy_strain_stays_healthy"] = {
+        "description": "healthy_strain: highest urine ACR of any animal up to 20 weeks",
+        "value": round(acr_max, 1), "unit": "mg/g",
+        "direction_expected": f"below the nephritis threshold {_targets.NEPHRITIS_ACR_MG_G} mg/g",
+        "agrees": bool(acr_max < _targets.NEPHRITIS_ACR_MG_G),
+    }
+    return out
+
+
+def _published_points() -> list[Any]:
+    from lupusim.report import PublishedPoint
+
+    wk = _mouse.DAYS_PER_WEEK
+    return [
+        PublishedPoint("M5", "mouse", "urine_acr_mg_g", 18 * wk, 623.0, 1.0, 22806.0,
+                       "JAX median (range), n=163", ("untreated",)),
+        PublishedPoint("M1", "mouse", "alive", 20 * wk, 0.5, None, None,
+                       "50 % mortality by 5 months", ("untreated",)),
+        PublishedPoint("H3", "patients", "protein_24h_g", 0.0, 2.505, 2.505 - 1.324, 2.505 + 1.324,
+                       "Liang 2010 cohort mean ± SD (same programme)", ("pilot_msc",)),
+        PublishedPoint("H4", "patients", "protein_24h_g", 365.0, 0.858, 0.057, 0.858 + 0.801,
+                       "Liang 2010 cohort mean ± SD", ("pilot_msc",)),
+        PublishedPoint("H1", "patients", "sledai2k", 0.0, 12.2, 12.2 - 3.3, 12.2 + 3.3,
+                       "Liang 2010 cohort mean ± SD", ("pilot_msc",)),
+        PublishedPoint("H2", "patients", "sledai2k", 365.0, 3.2, 0.4, 6.0,
+                       "Liang 2010 cohort mean ± SD", ("pilot_msc",)),
+    ]
+
+
+def reproduce(options: Sun2009Options) -> dict[str, Any]:
+    """Run both parts and write summary.json, trajectories.parquet, report.html, manifest."""
+    if options.per_group < 1 or options.replicates < 1:
+        raise LupusimError("--per-group and --replicates must be at least 1")
+    out_dir = Path(options.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LupusimError(f"--out {out_dir} exists and is not a folder")
+    rng = np.random.default_rng(options.seed)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    groups = {
+        g.name: _mouse.simulate_mouse_group(g, options.per_group, rng, options.workers)
+        for g in _mouse.mouse_groups()
+    }
+    timings["mouse"] = time.perf_counter() - t0
+    targets = _targets.evaluate_mouse_targets(groups) + _msc_kinetics()
+
+    t1 = time.perf_counter()
+    patients = {p.patient_id: _patients.select_virtual_patient(p, rng) for p in _patients.SEED_PATIENTS}
+    pilot = _patients.run_pilot(patients, rng, options.workers)
+    timings["patients_pilot"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    projection = _patients.run_projection(
+        patients, options.replicates, rng, options.reinfuse_on_relapse, options.workers
+    )
+    timings["patients_projection"] = time.perf_counter() - t2
+
+    comparisons = {**_mouse_comparisons(groups), **_patient_comparisons(pilot, projection)}
+    failures = {
+        "mouse": int(sum((~g.result.ok).sum() for g in groups.values())),
+        "patients": int(sum((~r.result.ok).sum() for r in [*pilot.values(), *projection.values()])),
+    }
+    summary: dict[str, Any] = {
+        "study": "sun2009",
+        "targets": targets,
+        "comparisons": comparisons,
+        "solver_failures": failures,
+        "settings": {k: str(v) for k, v in asdict(options).items()},
+        "notes": [
+            "sledai2k is an approximation from model observables (lupusim.observe); it will "
+            "be replaced by lupusim.clinical scoring of simulated visit tables.",
+            "Per-patient values of the four seed patients were not published; P1–P4 are "
+            "virtual patients with the published demographics meeting the inclusion criteria.",
+        ],
+    }
+    trajectories = pd.concat(
+        [
+            _mouse.mouse_trajectories(groups),
+            _patients.patient_trajectories(pilot, _patients.PATIENT_VARIABLES),
+            _patients.patient_trajectories(projection, _patients.PROJECTION_VARIABLES, from_day=0.0),
+        ],
+        ignore_index=True,
+    )
+    trajectories["study"] = trajectories["study"].astype("category")
+    trajectories["group"] = trajectories["group"].astype("category")
+    trajectories["variable"] = trajectories["variable"].astype("category")
+
+    tmp = Path(tempfile.mkdtemp(prefix=".sun2009-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        write_json(tmp / "summary.json", summary)
+        trajectories.to_parquet(tmp / "trajectories.parquet", index=False)
+        if options.write_report:
+            from lupusim.report import render_study_report
+
+            render_study_report(
+                "lupusim — Sun et al. 2009 reproduced (mice and patients)",
+                trajectories[trajectories["group"].isin(
+                    [*groups, *pilot, *projection])],
+                summary,
+                _published_points(),
+                tmp / "report.html",
+                time_unit={"mouse": ("age (weeks)", 7.0), "patients": ("months since infusion", 30.44)},
+                log_scale=("urine_acr_mg_g", "anti_dsdna_iu_ml", "protein_24h_g"),
+                notes=summary["notes"],
+            )
+        timings["total"] = time.perf_counter() - t0
+        manifest = build_manifest(
+            "lupusim reproduce sun2009",
+            options.seed,
+            summary["settings"],
+            {name: model_hash(get_preset(name).model) for name in ("mrl_lpr", "human")},
+            {"summary": "summary.json", "trajectories": "trajectories.parquet",
+             "report": "report.html" if options.write_report else ""},
+            timings,
+        )
+        write_json(tmp / "manifest.json", manifest)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for f in tmp.iterdir():
+            shutil.move(str(f), out_dir / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    agree = sum(1 for t in targets if t["agrees"])
+    print(f"sun2009: {agree}/{len(targets)} targets agree; outputs in {out_dir} "
+          f"({timings['total']:.1f} s)")
+    return summary

@@ -1,0 +1,207 @@
+"""Treatments as data: each dose compiles to the engine's low-level events.
+
+Units are in every field name. Conversions are documented where they are made:
+
+* Cyclophosphamide exposure is counted in *reference doses*: one reference dose is the
+  human-equivalent dose (HED) of 20 mg/kg, i.e. 0.75 g/m² (the seed patients' monthly
+  dose, Sun 2009) for a 60 kg adult of 1.6 m². Mouse doses in mg/kg are converted to
+  HED by dividing by 12.3 (FDA 2005 body-surface-area guidance, Km 3 vs 37) [M].
+* Methylprednisolone counts as 1.25 × prednisone (standard equivalence) [M].
+* Donor MSC lodge in the lung: a dose adds ``cells/kg × viability`` to the lung pool and
+  the same weighted by the source's potency to the potency pool.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from lupusim.engine._events import Bolus, Event, RateChange
+from lupusim.model._spec import ModelSpec
+
+CTX_REFERENCE_HED_MG_PER_KG = 20.0
+MOUSE_TO_HUMAN_DOSE_DIVISOR = 12.3
+METHYLPREDNISOLONE_TO_PREDNISONE = 1.25
+DEFAULT_HEIGHT_CM = 165.0
+
+MscSource = Literal["bm_allogeneic", "uc_allogeneic", "autologous_sle"]
+
+#: Potency of one viable donor cell relative to healthy allogeneic bone-marrow MSC.
+#: UC-MSC: assumption (equal; the Nanjing cohorts pooled BM and UC, Wang 2013).
+#: Autologous lupus MSC: the patient's own host MSC function (defective; Carrión 2010).
+MSC_SOURCE_POTENCY: dict[str, float | None] = {
+    "bm_allogeneic": 1.0,
+    "uc_allogeneic": 1.0,
+    "autologous_sle": None,  # = subject's host_msc_function at baseline
+}
+
+
+def _param(model: ModelSpec, parameters: np.ndarray, name: str) -> float:
+    return float(parameters[model.parameter_index(name)])
+
+
+def _is_mouse(model: ModelSpec) -> bool:
+    return model.name.endswith("mouse")
+
+
+def body_surface_area_m2(weight_kg: float, height_cm: float = DEFAULT_HEIGHT_CM) -> float:
+    """Mosteller body-surface area: sqrt(height_cm × weight_kg / 3600)."""
+    return math.sqrt(height_cm * weight_kg / 3600.0)
+
+
+@dataclass(frozen=True)
+class MSCInfusion:
+    """Intravenous MSC infusion at ``day``: give either cells/kg or total cells."""
+
+    day: float
+    cells_per_kg: float | None = None
+    cells: float | None = None
+    source: MscSource = "bm_allogeneic"
+    viability: float = 1.0
+
+    def __post_init__(self) -> None:
+        if (self.cells_per_kg is None) == (self.cells is None):
+            raise ValueError("MSCInfusion needs exactly one of cells_per_kg or cells")
+        if self.source not in MSC_SOURCE_POTENCY:
+            raise ValueError(f"unknown MSC source {self.source!r}")
+        if not 0.0 < self.viability <= 1.0:
+            raise ValueError("viability must be in (0, 1]")
+
+    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
+        weight = _param(model, parameters, "body_weight_kg")
+        per_kg = self.cells_per_kg if self.cells_per_kg is not None else self.cells / weight  # type: ignore[operator]
+        viable = per_kg * self.viability
+        potency = MSC_SOURCE_POTENCY[self.source]
+        if potency is None:
+            potency = _param(model, parameters, "msc_intrinsic_function")
+        label = f"MSC {self.source} {per_kg:.3g} cells/kg"
+        return [
+            Bolus(self.day, "donor_msc_lung", viable, label),
+            Bolus(self.day, "donor_msc_potency", viable * potency, label),
+        ]
+
+
+@dataclass(frozen=True)
+class Cyclophosphamide:
+    """One cyclophosphamide pulse: human g/m², fixed mg (Euro-Lupus) or mouse mg/kg."""
+
+    day: float
+    dose_g_per_m2: float | None = None
+    dose_mg: float | None = None
+    dose_mg_per_kg: float | None = None
+
+    def __post_init__(self) -> None:
+        given = [x for x in (self.dose_g_per_m2, self.dose_mg, self.dose_mg_per_kg) if x is not None]
+        if len(given) != 1:
+            raise ValueError("Cyclophosphamide needs exactly one dose field")
+        if given[0] < 0:
+            raise ValueError("dose must be non-negative")
+
+    def human_equivalent_mg_per_kg(self, model: ModelSpec, parameters: np.ndarray) -> float:
+        weight = _param(model, parameters, "body_weight_kg")
+        if self.dose_mg_per_kg is not None:
+            per_kg = self.dose_mg_per_kg
+        elif self.dose_mg is not None:
+            per_kg = self.dose_mg / weight
+        else:
+            per_kg = self.dose_g_per_m2 * 1000.0 * body_surface_area_m2(weight) / weight  # type: ignore[operator]
+        return per_kg / MOUSE_TO_HUMAN_DOSE_DIVISOR if _is_mouse(model) else per_kg
+
+    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
+        hed = self.human_equivalent_mg_per_kg(model, parameters)
+        return [
+            Bolus(
+                self.day,
+                "cyclophosphamide_exposure",
+                hed / CTX_REFERENCE_HED_MG_PER_KG,
+                f"cyclophosphamide {hed:.3g} mg/kg HED",
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class _DailyDrug:
+    """A constant daily dose over ``[start_day, stop_day)`` (stop None = to the end)."""
+
+    start_day: float
+    stop_day: float | None
+    amount: float
+    input_name: str = ""
+    label: str = ""
+
+    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:  # noqa: ARG002
+        if self.amount < 0:
+            raise ValueError(f"{self.label}: negative dose")
+        if self.stop_day is not None and self.stop_day <= self.start_day:
+            raise ValueError(f"{self.label}: stop_day must be after start_day")
+        out: list[Event] = [RateChange(self.start_day, self.input_name, self.amount, self.label)]
+        if self.stop_day is not None:
+            out.append(RateChange(self.stop_day, self.input_name, -self.amount, self.label))
+        return out
+
+
+def Prednisone(start_day: float, stop_day: float | None, mg_per_day: float) -> _DailyDrug:  # noqa: N802
+    """Oral prednisone (or equivalent) at a constant daily dose."""
+    return _DailyDrug(start_day, stop_day, mg_per_day, "prednisone_mg_day", f"prednisone {mg_per_day} mg/day")
+
+
+def Methylprednisolone(day: float, mg_per_day: float, days: int = 3) -> _DailyDrug:  # noqa: N802
+    """IV methylprednisolone pulses on ``days`` consecutive days, as prednisone-equivalent."""
+    pred = mg_per_day * METHYLPREDNISOLONE_TO_PREDNISONE
+    return _DailyDrug(day, day + days, pred, "prednisone_mg_day", f"methylprednisolone {mg_per_day} mg/day ×{days}")
+
+
+def Mycophenolate(start_day: float, stop_day: float | None, g_per_day: float) -> _DailyDrug:  # noqa: N802
+    """Mycophenolate mofetil, g/day."""
+    return _DailyDrug(start_day, stop_day, g_per_day, "mycophenolate_g_day", f"mycophenolate {g_per_day} g/day")
+
+
+def Azathioprine(start_day: float, stop_day: float | None, mg_per_kg_day: float) -> _DailyDrug:  # noqa: N802
+    """Azathioprine, mg/kg/day."""
+    return _DailyDrug(start_day, stop_day, mg_per_kg_day, "azathioprine_mg_kg_day", f"azathioprine {mg_per_kg_day} mg/kg/day")
+
+
+def Hydroxychloroquine(start_day: float, stop_day: float | None, mg_per_day: float) -> _DailyDrug:  # noqa: N802
+    """Hydroxychloroquine, mg/day."""
+    return _DailyDrug(start_day, stop_day, mg_per_day, "hydroxychloroquine_mg_day", f"hydroxychloroquine {mg_per_day} mg/day")
+
+
+@dataclass(frozen=True)
+class GlucocorticoidTaper:
+    """Prednisone at stepwise doses: ``steps`` are ``(start_day, mg_per_day)`` pairs.
+
+    Each step lasts until the next; the last lasts until ``stop_day`` (None = to the end).
+    """
+
+    steps: tuple[tuple[float, float], ...]
+    stop_day: float | None = None
+
+    def __post_init__(self) -> None:
+        days = [d for d, _ in self.steps]
+        if not self.steps or any(b <= a for a, b in zip(days, days[1:], strict=False)):
+            raise ValueError("taper steps must be non-empty with increasing days")
+
+    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
+        out: list[Event] = []
+        ends = [d for d, _ in self.steps[1:]] + [self.stop_day]
+        for (start, mg), stop in zip(self.steps, ends, strict=True):
+            if mg > 0:
+                out += Prednisone(start, stop, mg).events(model, parameters)
+        return out
+
+
+@dataclass(frozen=True)
+class FlareTrigger:
+    """An extrinsic inflammatory burst (infection, UV, non-adherence) at ``day``.
+
+    Adds ``magnitude`` to systemic inflammation; used to sample relapses stochastically.
+    """
+
+    day: float
+    magnitude: float
+
+    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:  # noqa: ARG002
+        return [Bolus(self.day, "inflammation", self.magnitude, f"flare trigger {self.magnitude:.2g}")]
