@@ -92,12 +92,13 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.ClickException):
-            typer.echo(f"lupusim: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code if exc.exit_code else 2)
+    except Exception as exc:
+        # Usage errors of the (possibly vendored) click underneath typer.
+        format_message = getattr(exc, "format_message", None)
+        if callable(format_message) and hasattr(exc, "exit_code"):
+            message = " ".join(str(format_message()).split())
+            typer.echo(f"lupusim: error: {message}", err=True)
+            sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
         raise
 
 

@@ -43,8 +43,9 @@ Event = Bolus | RateChange
 class Policy(Protocol):
     """A rule evaluated at check times that may add events (e.g. re-infuse on relapse).
 
-    ``decide`` sees the model, the subject's parameters, its observables at time ``t`` (after that time's
-    scheduled events) and a private memory, and returns new events at ``t`` or later.
+    ``decide`` sees the subject's observables at time ``t`` (after that time's scheduled
+    events), a private memory, the model and the subject's parameters, and returns new
+    events at ``t`` or later.
     Policies must be picklable (plain frozen dataclasses) for multi-process runs.
     """
 

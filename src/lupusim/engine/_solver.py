@@ -55,7 +55,7 @@ def _segment_bounds(
     t0: float, t_end: float, event_times: Sequence[float], check_times: Sequence[float]
 ) -> list[float]:
     inner = {t for t in list(event_times) + list(check_times) if t0 < t < t_end}
-    return sorted(inner) + [t_end]
+    return [*sorted(inner), t_end]
 
 
 def integrate_subject(
@@ -76,9 +76,7 @@ def integrate_subject(
     inputs = np.full((len(times), n_u), np.nan)
     outcome = SubjectOutcome(states=states, inputs=inputs)
 
-    pending: list[Event] = sorted(
-        (e for e in events if e.time_days <= t_end), key=_event_time
-    )
+    pending: list[Event] = sorted((e for e in events if e.time_days <= t_end), key=_event_time)
     early = [e for e in pending if e.time_days < t0]
     if early:
         raise ValueError(f"event before the start time {t0}: {early[0]}")
@@ -111,9 +109,7 @@ def integrate_subject(
         nonlocal pending
         if not policies or t not in check_set:
             return
-        obs_arrays = model.observables(
-            np.asarray(t), y[None, :], p[None, :], u[None, :]
-        )
+        obs_arrays = model.observables(np.asarray(t), y[None, :], p[None, :], u[None, :])
         obs = {k: float(v.reshape(-1)[0]) for k, v in obs_arrays.items()}
         for pol, mem in zip(policies, memories, strict=True):
             new = pol.decide(t, obs, mem, spec, p)
@@ -131,15 +127,14 @@ def integrate_subject(
     out_idx = 1
     t_cur = t0
     while t_cur < t_end:
-        bounds = _segment_bounds(
-            t_cur, t_end, [e.time_days for e in pending], check_times
-        )
+        bounds = _segment_bounds(t_cur, t_end, [e.time_days for e in pending], check_times)
         b = bounds[0]
         # Output times strictly inside (t_cur, b], integrated in one odeint call.
         hi = int(np.searchsorted(times, b, side="right"))
         grid = times[out_idx:hi]
-        tlist = np.concatenate(([t_cur], grid if len(grid) and grid[-1] == b else
-                                np.concatenate((grid, [b]))))
+        tlist = np.concatenate(
+            ([t_cur], grid if len(grid) and grid[-1] == b else np.concatenate((grid, [b])))
+        )
         sol, info = odeint(
             f,
             y,

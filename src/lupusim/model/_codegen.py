@@ -29,7 +29,7 @@ CODEGEN_VERSION = "1"
 class _ScalarPrinter(PythonCodePrinter):
     """Prints ``math.*`` calls; numba compiles them to native code."""
 
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:  # noqa: ARG002
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         base, exp = expr.as_base_exp()
         if exp == 2:
             b = self._print(base)
@@ -157,8 +157,10 @@ def _observable_functions(
         cols += [u[..., i] for i in range(u.shape[-1])]
         with np.errstate(divide="ignore", invalid="ignore"):
             values = fn(*cols)
-        return {n: np.broadcast_to(np.asarray(v, dtype=float), shape).copy()
-                for n, v in zip(names, values, strict=True)}
+        return {
+            n: np.broadcast_to(np.asarray(v, dtype=float), shape).copy()
+            for n, v in zip(names, values, strict=True)
+        }
 
     return evaluate
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -133,8 +134,8 @@ _COMMON: dict[str, ParameterValue] = {
         2.15, "Wang 2022 Lupus Sci Med 9:e000725", "I", "as for lymphopenia, per unit activity"
     ),
     "infection_hr_neutropenia": _a(3.0, "neutropenia < 1e9/L triples serious-infection risk"),
-    "urine_rbc_max_per_hpf": _a(30.0, "active nephritis: tens of RBC/HPF"),
-    "urine_wbc_max_per_hpf": _a(15.0, "active nephritis: sterile pyuria"),
+    "urine_rbc_max_per_hpf": _a(20.0, "haematuria (>5/HPF) from moderate renal activity (~0.3)"),
+    "urine_wbc_max_per_hpf": _a(10.0, "sterile pyuria (>5/HPF) only in severe activity (~0.8)"),
 }
 
 _MOUSE: dict[str, ParameterValue] = {
@@ -213,7 +214,9 @@ _HUMAN: dict[str, ParameterValue] = {
     "upcr_normal": _a(0.1, "healthy UPCR < 0.15 g/g"),
     "upcr_per_renal_activity": _f(3.0, "S3", "H3"),
     "upcr_per_chronic_damage": _a(1.0, "fixed proteinuria from scarred glomeruli"),
-    "creatinine_excretion_g_day": _a(1.0, "adult urinary creatinine ~1 g/day (24-h protein ≈ UPCR)"),
+    "creatinine_excretion_g_day": _a(
+        1.0, "adult urinary creatinine ~1 g/day (24-h protein ≈ UPCR)"
+    ),
     "albumin_normal": _a(42.0, "adult serum albumin ~42 g/L"),
     "albumin_loss_max": _a(0.5, "nephrotic albumin can halve"),
     "albumin_loss_half_upcr": _a(3.5, "nephrotic range UPCR ≥ 3.5 g/g"),
@@ -254,8 +257,13 @@ class Preset:
         capacity, autoreactive B cells at ``initial_autoreactive_b``.
         """
         model = self.model
-        p = dict(zip(model.parameter_names, self.parameter_vector() if parameters is None
-                     else parameters, strict=True))
+        p = dict(
+            zip(
+                model.parameter_names,
+                self.parameter_vector() if parameters is None else parameters,
+                strict=True,
+            )
+        )
         b0 = self.initial_autoreactive_b
         a0 = p["anti_dsdna_healthy"] + p["anti_dsdna_max"] * b0
         h0 = p["msc_intrinsic_function"]
@@ -265,7 +273,9 @@ class Preset:
             "th17": p["th17_healthy_pct"],
             "autoreactive_b": b0,
             "anti_dsdna": a0,
-            "immune_complexes": p["k_ic_formation"] * a0 / p["anti_dsdna_reference"]
+            "immune_complexes": p["k_ic_formation"]
+            * a0
+            / p["anti_dsdna_reference"]
             / (p["k_ic_clearance"] * (p["ic_clearance_c3_independent"] + 1.0)),
             "c3": p["c3_normal"],
             "c4": p["c4_normal"],
@@ -281,6 +291,8 @@ class Preset:
 
 
 def _calibration_overrides() -> dict[str, dict[str, float]]:
+    if os.environ.get("LUPUSIM_IGNORE_CALIBRATION"):
+        return {}
     path = resources.files("lupusim.model").joinpath("data/calibration.json")
     if not path.is_file():
         return {}
@@ -325,7 +337,7 @@ def get_preset(name: str) -> Preset:
                 msc_intrinsic_function=_c(1.0, "Sun 2009: healthy C3H/HeJ BMMSC", "P"),
                 b_genetic_drive=_a(0.0, "no Fas (lpr) defect"),
                 lymphoproliferation=_a(0.0, "no lpr lymphoproliferation"),
-                k_msc_il17_damage=_a(0.002, "as MRL/lpr"),
+                k_msc_il17_damage=_a(0.002, "same IL-17 sensitivity as MRL/lpr MSC"),
             )
         return base.with_values(
             "mrl_lpr_msc_restored",

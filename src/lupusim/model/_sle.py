@@ -244,7 +244,9 @@ def build_model(species: Species) -> ModelSpec:
     m.rate(X, k_x * A / a_ref - k_xc * X * (x_c0 + C3 / c3n))
     m.rate(C3, _relax(k_c3, c3n, C3) - k_c3x * X * C3)
     m.rate(C4, _relax(k_c4, c4n, C4) - k_c4x * X * C4)
-    infl_drive = (a_px * X + a_ps * (S / s_base - 1) + a_pk * K) * gc_suppress
+    # Th17 above its healthy level, as a smooth positive part (keeps inflammation ≥ 0).
+    th17_excess = (S / s_base - 1 + sp.sqrt((S / s_base - 1) ** 2 + sp.Rational(1, 100))) / 2
+    infl_drive = (a_px * X + a_ps * th17_excess + a_pk * K) * gc_suppress
     m.rate(P, _relax(k_p, infl_drive / (1 + infl_drive / p_max), P))
     m.rate(Ir, k_dep * X - k_irc * Ir)
     m.rate(K, k_k * Ir * P * gc_suppress - d_k * K)
@@ -279,9 +281,7 @@ def build_model(species: Species) -> ModelSpec:
     # ------------------------------------------------------------- observables
     age_years = age0 + t / sp.Float(365.25)
     m.observable("host_msc_function", "1", "Host MSC function (0–1).", H)
-    m.observable(
-        "donor_msc_cells", "cells", "Viable donor MSC in the body (lung).", M * weight
-    )
+    m.observable("donor_msc_cells", "cells", "Viable donor MSC in the body (lung).", M * weight)
     m.observable("treg_pct_cd4", "% CD4", "Treg, % of CD4 T cells.", R)
     m.observable("th17_pct_cd4", "% CD4", "Th17, % of CD4 T cells.", S)
     m.observable("anti_dsdna_iu_ml", "IU/mL", "Anti-dsDNA.", A)
@@ -308,10 +308,13 @@ def build_model(species: Species) -> ModelSpec:
     urine_rbc_max = p("urine_rbc_max_per_hpf", "/HPF", "Urine RBC at full renal activity.")
     urine_wbc_max = p("urine_wbc_max_per_hpf", "/HPF", "Urine WBC at full renal activity.")
     m.observable(
-        "urine_rbc_per_hpf", "/HPF", "Urine red cells.", 1 + urine_rbc_max * _emax(K, 1 / sp.Integer(2))
+        "urine_rbc_per_hpf", "/HPF", "Urine red cells.", 1 + urine_rbc_max * _emax(K, sp.Integer(1))
     )
     m.observable(
-        "urine_wbc_per_hpf", "/HPF", "Urine white cells.", 1 + urine_wbc_max * _emax(K, 1 / sp.Integer(2))
+        "urine_wbc_per_hpf",
+        "/HPF",
+        "Urine white cells.",
+        1 + urine_wbc_max * _emax(K, sp.Integer(1)),
     )
 
     if species == "human":
@@ -345,7 +348,10 @@ def build_model(species: Species) -> ModelSpec:
         acr_c = p("urine_acr_per_chronic_damage", "mg/g", "Urine ACR per unit chronic damage.")
         creat_n = p("creatinine_normal", "mg/dL", "Serum creatinine of a healthy mouse.")
         m.observable(
-            "urine_acr_mg_g", "mg/g", "Urine albumin:creatinine ratio.", acr_n + acr_k * K + acr_c * Cr
+            "urine_acr_mg_g",
+            "mg/g",
+            "Urine albumin:creatinine ratio.",
+            acr_n + acr_k * K + acr_c * Cr,
         )
         m.observable(
             "creatinine_mg_dl", "mg/dL", "Serum creatinine (∝ 1/GFR).", creat_n / gfr_fraction

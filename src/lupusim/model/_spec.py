@@ -9,7 +9,6 @@ docs/model.md (:mod:`lupusim.model._docs`) and, later, the SBML export.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sympy as sp

@@ -20,7 +20,7 @@ THRESHOLDS: tuple[tuple[str, str, float, int, str], ...] = (
     ("protein_24h_g", ">", 0.5, 4, "proteinuria (>0.5 g/24 h)"),
     ("urine_rbc_per_hpf", ">", 5.0, 4, "haematuria (>5 RBC/HPF)"),
     ("urine_wbc_per_hpf", ">", 5.0, 4, "pyuria (>5 WBC/HPF)"),
-    ("renal_activity", ">", 0.5, 4, "urinary casts (assumption: renal activity > 0.5)"),
+    ("renal_activity", ">", 0.8, 4, "urinary casts (assumption: renal activity > 0.8)"),
     ("skin_activity", ">", 0.3, 2, "rash (assumption: skin activity > 0.3)"),
     ("skin_activity", ">", 0.6, 2, "alopecia (assumption: skin activity > 0.6)"),
     ("skin_activity", ">", 0.9, 2, "mucosal ulcers (assumption: skin activity > 0.9)"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -94,7 +95,9 @@ class Cyclophosphamide:
     dose_mg_per_kg: float | None = None
 
     def __post_init__(self) -> None:
-        given = [x for x in (self.dose_g_per_m2, self.dose_mg, self.dose_mg_per_kg) if x is not None]
+        given = [
+            x for x in (self.dose_g_per_m2, self.dose_mg, self.dose_mg_per_kg) if x is not None
+        ]
         if len(given) != 1:
             raise ValueError("Cyclophosphamide needs exactly one dose field")
         if given[0] < 0:
@@ -132,7 +135,7 @@ class _DailyDrug:
     input_name: str = ""
     label: str = ""
 
-    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:  # noqa: ARG002
+    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
         if self.amount < 0:
             raise ValueError(f"{self.label}: negative dose")
         if self.stop_day is not None and self.stop_day <= self.start_day:
@@ -143,30 +146,52 @@ class _DailyDrug:
         return out
 
 
-def Prednisone(start_day: float, stop_day: float | None, mg_per_day: float) -> _DailyDrug:  # noqa: N802
+def Prednisone(start_day: float, stop_day: float | None, mg_per_day: float) -> _DailyDrug:
     """Oral prednisone (or equivalent) at a constant daily dose."""
-    return _DailyDrug(start_day, stop_day, mg_per_day, "prednisone_mg_day", f"prednisone {mg_per_day} mg/day")
+    return _DailyDrug(
+        start_day, stop_day, mg_per_day, "prednisone_mg_day", f"prednisone {mg_per_day} mg/day"
+    )
 
 
-def Methylprednisolone(day: float, mg_per_day: float, days: int = 3) -> _DailyDrug:  # noqa: N802
+def Methylprednisolone(day: float, mg_per_day: float, days: int = 3) -> _DailyDrug:
     """IV methylprednisolone pulses on ``days`` consecutive days, as prednisone-equivalent."""
     pred = mg_per_day * METHYLPREDNISOLONE_TO_PREDNISONE
-    return _DailyDrug(day, day + days, pred, "prednisone_mg_day", f"methylprednisolone {mg_per_day} mg/day ×{days}")
+    return _DailyDrug(
+        day,
+        day + days,
+        pred,
+        "prednisone_mg_day",
+        f"methylprednisolone {mg_per_day} mg/day ×{days}",
+    )
 
 
-def Mycophenolate(start_day: float, stop_day: float | None, g_per_day: float) -> _DailyDrug:  # noqa: N802
+def Mycophenolate(start_day: float, stop_day: float | None, g_per_day: float) -> _DailyDrug:
     """Mycophenolate mofetil, g/day."""
-    return _DailyDrug(start_day, stop_day, g_per_day, "mycophenolate_g_day", f"mycophenolate {g_per_day} g/day")
+    return _DailyDrug(
+        start_day, stop_day, g_per_day, "mycophenolate_g_day", f"mycophenolate {g_per_day} g/day"
+    )
 
 
-def Azathioprine(start_day: float, stop_day: float | None, mg_per_kg_day: float) -> _DailyDrug:  # noqa: N802
+def Azathioprine(start_day: float, stop_day: float | None, mg_per_kg_day: float) -> _DailyDrug:
     """Azathioprine, mg/kg/day."""
-    return _DailyDrug(start_day, stop_day, mg_per_kg_day, "azathioprine_mg_kg_day", f"azathioprine {mg_per_kg_day} mg/kg/day")
+    return _DailyDrug(
+        start_day,
+        stop_day,
+        mg_per_kg_day,
+        "azathioprine_mg_kg_day",
+        f"azathioprine {mg_per_kg_day} mg/kg/day",
+    )
 
 
-def Hydroxychloroquine(start_day: float, stop_day: float | None, mg_per_day: float) -> _DailyDrug:  # noqa: N802
+def Hydroxychloroquine(start_day: float, stop_day: float | None, mg_per_day: float) -> _DailyDrug:
     """Hydroxychloroquine, mg/day."""
-    return _DailyDrug(start_day, stop_day, mg_per_day, "hydroxychloroquine_mg_day", f"hydroxychloroquine {mg_per_day} mg/day")
+    return _DailyDrug(
+        start_day,
+        stop_day,
+        mg_per_day,
+        "hydroxychloroquine_mg_day",
+        f"hydroxychloroquine {mg_per_day} mg/day",
+    )
 
 
 @dataclass(frozen=True)
@@ -181,7 +206,7 @@ class GlucocorticoidTaper:
 
     def __post_init__(self) -> None:
         days = [d for d, _ in self.steps]
-        if not self.steps or any(b <= a for a, b in zip(days, days[1:], strict=False)):
+        if not self.steps or any(b <= a for a, b in pairwise(days)):
             raise ValueError("taper steps must be non-empty with increasing days")
 
     def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
@@ -203,5 +228,7 @@ class FlareTrigger:
     day: float
     magnitude: float
 
-    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:  # noqa: ARG002
-        return [Bolus(self.day, "inflammation", self.magnitude, f"flare trigger {self.magnitude:.2g}")]
+    def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
+        return [
+            Bolus(self.day, "inflammation", self.magnitude, f"flare trigger {self.magnitude:.2g}")
+        ]

@@ -33,7 +33,9 @@ class Regimen:
             out.extend(dose.events(model, parameters))
         return out
 
-    def plus(self, *doses: Dose, policies: Sequence[Policy] = (), name: str | None = None) -> Regimen:
+    def plus(
+        self, *doses: Dose, policies: Sequence[Policy] = (), name: str | None = None
+    ) -> Regimen:
         """A new regimen with more doses/policies."""
         return Regimen(
             name or self.name, self.doses + tuple(doses), self.policies + tuple(policies)
@@ -44,9 +46,13 @@ def nih_cyclophosphamide(
     start_day: float, g_per_m2: float = 0.75, monthly: int = 6, quarterly: int = 0
 ) -> tuple[Cyclophosphamide, ...]:
     """NIH regimen: IV pulses monthly (every 30 days), then every 90 days."""
-    pulses = [Cyclophosphamide(start_day + 30.0 * i, dose_g_per_m2=g_per_m2) for i in range(monthly)]
+    pulses = [
+        Cyclophosphamide(start_day + 30.0 * i, dose_g_per_m2=g_per_m2) for i in range(monthly)
+    ]
     last = start_day + 30.0 * (monthly - 1)
-    pulses += [Cyclophosphamide(last + 90.0 * (i + 1), dose_g_per_m2=g_per_m2) for i in range(quarterly)]
+    pulses += [
+        Cyclophosphamide(last + 90.0 * (i + 1), dose_g_per_m2=g_per_m2) for i in range(quarterly)
+    ]
     return tuple(pulses)
 
 

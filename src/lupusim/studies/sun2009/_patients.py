@@ -33,6 +33,7 @@ from lupusim.model import get_preset
 from lupusim.observe import alive_matrix, approximate_sledai2k, first_crossing_times
 from lupusim.population import sample_parameters, set_parameter
 from lupusim.treatments import (
+    Dose,
     FlareTrigger,
     GlucocorticoidTaper,
     MSCInfusion,
@@ -97,9 +98,12 @@ SEED_PATIENTS = (
 )
 
 
-def history_regimen() -> tuple[object, ...]:
+def history_regimen() -> tuple[Dose, ...]:
     """Refractory history: NIH CYC 0.75 g/m² monthly × 9 + prednisone 20 mg/day."""
-    return (*nih_cyclophosphamide(IS_START_DAY, 0.75, monthly=9), Prednisone(IS_START_DAY, 0.0, 20.0))
+    return (
+        *nih_cyclophosphamide(IS_START_DAY, 0.75, monthly=9),
+        Prednisone(IS_START_DAY, 0.0, 20.0),
+    )
 
 
 def pilot_msc_regimen(patient: PublishedPatient) -> Regimen:
@@ -108,7 +112,7 @@ def pilot_msc_regimen(patient: PublishedPatient) -> Regimen:
     taper = GlucocorticoidTaper(((30.0, 15.0), (90.0, 10.0), (180.0, 7.5), (270.0, 5.0)), stop)
     return Regimen(
         "pilot_msc",
-        (  # type: ignore[arg-type]
+        (
             *history_regimen(),
             Prednisone(0.0, 30.0, 25.0),
             taper,
@@ -122,7 +126,7 @@ def pilot_is_only_regimen() -> Regimen:
     quarterly = nih_cyclophosphamide(90.0, 0.75, monthly=1, quarterly=7)
     return Regimen(
         "pilot_is_only",
-        (  # type: ignore[arg-type]
+        (
             *history_regimen(),
             *quarterly,
             Prednisone(0.0, 180.0, 20.0),
@@ -144,7 +148,7 @@ def select_virtual_patient(
     """First virtual patient from the prior meeting the inclusion criteria at day 0."""
     preset = get_preset("human")
     times = np.array([HISTORY_START_DAY, -1.0, 0.0])
-    regimen = Regimen("history", history_regimen())  # type: ignore[arg-type]
+    regimen = Regimen("history", history_regimen())
     tried = 0
     while tried < max_tries:
         params = sample_parameters(preset, batch, rng)
@@ -219,7 +223,9 @@ def _run_arm(
     window = times >= 0.0
     death = np.full(len(subject_ids), np.inf)
     death_in_window = first_crossing_times(
-        times[window], obs["cum_hazard_death"][:, window], rng.exponential(1.0, size=len(subject_ids))
+        times[window],
+        obs["cum_hazard_death"][:, window],
+        rng.exponential(1.0, size=len(subject_ids)),
     )
     death[:] = death_in_window
     return PatientRun(
@@ -236,12 +242,24 @@ def run_pilot(
     params = np.array([patients[i] for i in ids])
     return {
         "pilot_msc": _run_arm(
-            "pilot_msc", ids, ids, params, [pilot_msc_regimen(p) for p in SEED_PATIENTS],
-            times, rng, workers,
+            "pilot_msc",
+            ids,
+            ids,
+            params,
+            [pilot_msc_regimen(p) for p in SEED_PATIENTS],
+            times,
+            rng,
+            workers,
         ),
         "pilot_is_only": _run_arm(
-            "pilot_is_only", ids, ids, params, [pilot_is_only_regimen()] * len(ids),
-            times, rng, workers,
+            "pilot_is_only",
+            ids,
+            ids,
+            params,
+            [pilot_is_only_regimen()] * len(ids),
+            times,
+            rng,
+            workers,
         ),
     }
 
@@ -272,7 +290,8 @@ def run_projection(
     by_id = {p.patient_id: p for p in SEED_PATIENTS}
     arms: dict[str, list[Regimen]] = {
         "projection_msc": [
-            pilot_msc_regimen(by_id[pid]).plus(*trig) for pid, trig in zip(pids, triggers, strict=True)
+            pilot_msc_regimen(by_id[pid]).plus(*trig)
+            for pid, trig in zip(pids, triggers, strict=True)
         ],
         "projection_is_only": [pilot_is_only_regimen().plus(*trig) for trig in triggers],
     }
@@ -310,14 +329,19 @@ def relapse_table(run: PatientRun) -> pd.DataFrame:
             later = np.flatnonzero((protein[i] > RELAPSE_PROTEIN_G) & alive[i] & (vt > first_rem))
             relapse = float(vt[later[0]]) if len(later) else np.nan
         rows.append(
-            {"subject": sid, "patient": run.patient_ids[i], "first_remission_day": first_rem,
-             "first_relapse_day": relapse}
+            {
+                "subject": sid,
+                "patient": run.patient_ids[i],
+                "first_remission_day": first_rem,
+                "first_relapse_day": relapse,
+            }
         )
     return pd.DataFrame(rows)
 
 
-def patient_trajectories(runs: dict[str, PatientRun], variables: tuple[str, ...],
-                         from_day: float = -30.0) -> pd.DataFrame:
+def patient_trajectories(
+    runs: dict[str, PatientRun], variables: tuple[str, ...], from_day: float = -30.0
+) -> pd.DataFrame:
     """Long-format trajectories (``time_days`` = days since the infusion)."""
     frames = []
     for arm, run in runs.items():

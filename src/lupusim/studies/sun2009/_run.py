@@ -42,7 +42,9 @@ def _msc_kinetics() -> list[dict[str, Any]]:
     reg = Regimen("msc", (MSCInfusion(float(times[0]), cells=_mouse.MSC_CELLS_PER_MOUSE),))
     res = simulate(preset.model, params, preset.initial_state()[None], [reg], times)
     cells = res.observables()["donor_msc_cells"][0]
-    return _targets.evaluate_msc_kinetics((times - times[0]) * 24.0, cells, _mouse.MSC_CELLS_PER_MOUSE)
+    return _targets.evaluate_msc_kinetics(
+        (times - times[0]) * 24.0, cells, _mouse.MSC_CELLS_PER_MOUSE
+    )
 
 
 def _q(values: np.ndarray) -> dict[str, float]:
@@ -73,10 +75,16 @@ def _patient_comparisons(
     out["patients_all_improved_at_12_months"] = {
         "description": "pilot_msc: 24-h protein and SLEDAI-2K (approx.) lower, eGFR not lower, "
         "at 12 months than at day 0, in every patient",
-        "value": {"improved": int(improved.sum()), "of": int(len(improved)),
-                  "protein_g_day0": p0.round(2).tolist(), "protein_g_month12": p12.round(2).tolist(),
-                  "sledai_day0": s0.tolist(), "sledai_month12": s12.tolist(),
-                  "egfr_day0": e0.round(1).tolist(), "egfr_month12": e12.round(1).tolist()},
+        "value": {
+            "improved": int(improved.sum()),
+            "of": len(improved),
+            "protein_g_day0": p0.round(2).tolist(),
+            "protein_g_month12": p12.round(2).tolist(),
+            "sledai_day0": s0.tolist(),
+            "sledai_month12": s12.tolist(),
+            "egfr_day0": e0.round(1).tolist(),
+            "egfr_month12": e12.round(1).tolist(),
+        },
         "unit": "patients",
         "direction_expected": "all four improve (Sun 2009)",
         "agrees": bool(improved.all()),
@@ -92,8 +100,10 @@ def _patient_comparisons(
     }
     out["pilot_protein_18m_msc_vs_is_only"] = {
         "description": "mean 24-h protein at 18 months, pilot_msc minus pilot_is_only",
-        "value": float(np.mean(_value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY))
-                       - np.mean(_value_at(iso, "protein_24h_g", _patients.PILOT_END_DAY))),
+        "value": float(
+            np.mean(_value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY))
+            - np.mean(_value_at(iso, "protein_24h_g", _patients.PILOT_END_DAY))
+        ),
         "unit": "g/day",
         "direction_expected": "negative (MSC better)",
         "agrees": None,
@@ -105,17 +115,25 @@ def _patient_comparisons(
             "description": f"{arm}: 10-year projection after the 18-month pilot "
             "(median [10–90 %] over replicates)",
             "value": {
-                "protein_24h_g_at_5y": _q(_value_at(run, "protein_24h_g", _patients.PILOT_END_DAY + 5 * YEAR)),
+                "protein_24h_g_at_5y": _q(
+                    _value_at(run, "protein_24h_g", _patients.PILOT_END_DAY + 5 * YEAR)
+                ),
                 "protein_24h_g_at_end": _q(_value_at(run, "protein_24h_g", end)),
                 "egfr_at_end": _q(_value_at(run, "egfr_ml_min_1_73m2", end)),
                 "sledai2k_at_end": _q(_value_at(run, "sledai2k", end)),
                 "reached_remission": float(np.mean(np.isfinite(rel["first_remission_day"]))),
                 "relapsed_after_remission": float(np.mean(np.isfinite(rel["first_relapse_day"]))),
                 "alive_at_end": float(np.nanmean(run.alive[:, -1])),
-                "reinfusions_per_patient": float(np.mean([
-                    sum(1 for e in evs if getattr(e, "state", "") == "donor_msc_lung") - 1
-                    for evs in run.result.applied_events
-                ])) if "msc" in arm else 0.0,
+                "reinfusions_per_patient": float(
+                    np.mean(
+                        [
+                            sum(1 for e in evs if getattr(e, "state", "") == "donor_msc_lung") - 1
+                            for evs in run.result.applied_events
+                        ]
+                    )
+                )
+                if "msc" in arm
+                else 0.0,
                 "solver_failures": int((~run.result.ok).sum()),
             },
             "unit": "mixed (see keys)",
@@ -136,27 +154,64 @@ def _mouse_comparisons(groups: dict[str, _mouse.MouseGroupResult]) -> dict[str, 
     def add(name: str, desc: str, a: str, b: str, var: str, unit: str, lower_better: bool) -> None:
         va, vb = med(a, var), med(b, var)
         out[name] = {
-            "description": desc, "value": {a: round(va, 4), b: round(vb, 4)}, "unit": unit,
+            "description": desc,
+            "value": {a: round(va, 4), b: round(vb, 4)},
+            "unit": unit,
             "direction_expected": f"{a} {'lower' if lower_better else 'higher'}",
             "agrees": bool(va < vb) if lower_better else bool(va > vb),
         }
 
-    add("mouse_week20_upcr_msct_vs_ctx", "week-20 urine ACR (kidney), MSCT week 9 vs CTX",
-        "msct_week9", "ctx", "urine_acr_mg_g", "mg/g", True)
-    add("mouse_week20_anti_dsdna_msct_vs_ctx", "week-20 anti-dsDNA, MSCT week 9 vs CTX",
-        "msct_week9", "ctx", "anti_dsdna_iu_ml", "IU/mL", True)
-    add("mouse_week20_treg_msct_vs_ctx", "week-20 Treg, MSCT week 9 vs CTX",
-        "msct_week9", "ctx", "treg_pct_cd4", "% CD4", False)
-    add("mouse_week20_upcr_ctx_vs_untreated", "week-20 urine ACR, CTX vs untreated",
-        "ctx", "untreated", "urine_acr_mg_g", "mg/g", True)
-    add("mouse_week20_upcr_msc_restored_vs_untreated",
+    add(
+        "mouse_week20_upcr_msct_vs_ctx",
+        "week-20 urine ACR (kidney), MSCT week 9 vs CTX",
+        "msct_week9",
+        "ctx",
+        "urine_acr_mg_g",
+        "mg/g",
+        True,
+    )
+    add(
+        "mouse_week20_anti_dsdna_msct_vs_ctx",
+        "week-20 anti-dsDNA, MSCT week 9 vs CTX",
+        "msct_week9",
+        "ctx",
+        "anti_dsdna_iu_ml",
+        "IU/mL",
+        True,
+    )
+    add(
+        "mouse_week20_treg_msct_vs_ctx",
+        "week-20 Treg, MSCT week 9 vs CTX",
+        "msct_week9",
+        "ctx",
+        "treg_pct_cd4",
+        "% CD4",
+        False,
+    )
+    add(
+        "mouse_week20_upcr_ctx_vs_untreated",
+        "week-20 urine ACR, CTX vs untreated",
+        "ctx",
+        "untreated",
+        "urine_acr_mg_g",
+        "mg/g",
+        True,
+    )
+    add(
+        "mouse_week20_upcr_msc_restored_vs_untreated",
         "week-20 urine ACR, MSC function normal from birth vs untreated MRL/lpr",
-        "msc_restored", "untreated", "urine_acr_mg_g", "mg/g", True)
+        "msc_restored",
+        "untreated",
+        "urine_acr_mg_g",
+        "mg/g",
+        True,
+    )
     h = groups["healthy_strain"]
     acr_max = float(np.nanmax(h.observables["urine_acr_mg_g"]))
     out["mouse_healthy_strain_stays_healthy"] = {
         "description": "healthy_strain: highest urine ACR of any animal up to 20 weeks",
-        "value": round(acr_max, 1), "unit": "mg/g",
+        "value": round(acr_max, 1),
+        "unit": "mg/g",
         "direction_expected": f"below the nephritis threshold {_targets.NEPHRITIS_ACR_MG_G} mg/g",
         "agrees": bool(acr_max < _targets.NEPHRITIS_ACR_MG_G),
     }
@@ -168,18 +223,72 @@ def _published_points() -> list[Any]:
 
     wk = _mouse.DAYS_PER_WEEK
     return [
-        PublishedPoint("M5", "mouse", "urine_acr_mg_g", 18 * wk, 623.0, 1.0, 22806.0,
-                       "JAX median (range), n=163", ("untreated",)),
-        PublishedPoint("M1", "mouse", "alive", 20 * wk, 0.5, None, None,
-                       "50 % mortality by 5 months", ("untreated",)),
-        PublishedPoint("H3", "patients", "protein_24h_g", 0.0, 2.505, 2.505 - 1.324, 2.505 + 1.324,
-                       "Liang 2010 cohort mean ± SD (same programme)", ("pilot_msc",)),
-        PublishedPoint("H4", "patients", "protein_24h_g", 365.0, 0.858, 0.057, 0.858 + 0.801,
-                       "Liang 2010 cohort mean ± SD", ("pilot_msc",)),
-        PublishedPoint("H1", "patients", "sledai2k", 0.0, 12.2, 12.2 - 3.3, 12.2 + 3.3,
-                       "Liang 2010 cohort mean ± SD", ("pilot_msc",)),
-        PublishedPoint("H2", "patients", "sledai2k", 365.0, 3.2, 0.4, 6.0,
-                       "Liang 2010 cohort mean ± SD", ("pilot_msc",)),
+        PublishedPoint(
+            "M5",
+            "mouse",
+            "urine_acr_mg_g",
+            18 * wk,
+            623.0,
+            1.0,
+            22806.0,
+            "JAX median (range), n=163",
+            ("untreated",),
+        ),
+        PublishedPoint(
+            "M1",
+            "mouse",
+            "alive",
+            20 * wk,
+            0.5,
+            None,
+            None,
+            "50 % mortality by 5 months",
+            ("untreated",),
+        ),
+        PublishedPoint(
+            "H3",
+            "patients",
+            "protein_24h_g",
+            0.0,
+            2.505,
+            2.505 - 1.324,
+            2.505 + 1.324,
+            "Liang 2010 cohort mean ± SD (same programme)",
+            ("pilot_msc",),
+        ),
+        PublishedPoint(
+            "H4",
+            "patients",
+            "protein_24h_g",
+            365.0,
+            0.858,
+            0.057,
+            0.858 + 0.801,
+            "Liang 2010 cohort mean ± SD",
+            ("pilot_msc",),
+        ),
+        PublishedPoint(
+            "H1",
+            "patients",
+            "sledai2k",
+            0.0,
+            12.2,
+            12.2 - 3.3,
+            12.2 + 3.3,
+            "Liang 2010 cohort mean ± SD",
+            ("pilot_msc",),
+        ),
+        PublishedPoint(
+            "H2",
+            "patients",
+            "sledai2k",
+            365.0,
+            3.2,
+            0.4,
+            6.0,
+            "Liang 2010 cohort mean ± SD",
+            ("pilot_msc",),
+        ),
     ]
 
 
@@ -201,7 +310,9 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     targets = _targets.evaluate_mouse_targets(groups) + _msc_kinetics()
 
     t1 = time.perf_counter()
-    patients = {p.patient_id: _patients.select_virtual_patient(p, rng) for p in _patients.SEED_PATIENTS}
+    patients = {
+        p.patient_id: _patients.select_virtual_patient(p, rng) for p in _patients.SEED_PATIENTS
+    }
     pilot = _patients.run_pilot(patients, rng, options.workers)
     timings["patients_pilot"] = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -232,7 +343,9 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
         [
             _mouse.mouse_trajectories(groups),
             _patients.patient_trajectories(pilot, _patients.PATIENT_VARIABLES),
-            _patients.patient_trajectories(projection, _patients.PROJECTION_VARIABLES, from_day=0.0),
+            _patients.patient_trajectories(
+                projection, _patients.PROJECTION_VARIABLES, from_day=0.0
+            ),
         ],
         ignore_index=True,
     )
@@ -240,7 +353,11 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     trajectories["group"] = trajectories["group"].astype("category")
     trajectories["variable"] = trajectories["variable"].astype("category")
 
-    tmp = Path(tempfile.mkdtemp(prefix=".sun2009-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    tmp = Path(
+        tempfile.mkdtemp(
+            prefix=".sun2009-", dir=out_dir.parent if out_dir.parent.exists() else None
+        )
+    )
     try:
         write_json(tmp / "summary.json", summary)
         trajectories.to_parquet(tmp / "trajectories.parquet", index=False)
@@ -249,12 +366,14 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
 
             render_study_report(
                 "lupusim — Sun et al. 2009 reproduced (mice and patients)",
-                trajectories[trajectories["group"].isin(
-                    [*groups, *pilot, *projection])],
+                trajectories[trajectories["group"].isin([*groups, *pilot, *projection])],
                 summary,
                 _published_points(),
                 tmp / "report.html",
-                time_unit={"mouse": ("age (weeks)", 7.0), "patients": ("months since infusion", 30.44)},
+                time_unit={
+                    "mouse": ("age (weeks)", 7.0),
+                    "patients": ("months since infusion", 30.44),
+                },
                 log_scale=("urine_acr_mg_g", "anti_dsdna_iu_ml", "protein_24h_g"),
                 notes=summary["notes"],
             )
@@ -264,8 +383,11 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
             options.seed,
             summary["settings"],
             {name: model_hash(get_preset(name).model) for name in ("mrl_lpr", "human")},
-            {"summary": "summary.json", "trajectories": "trajectories.parquet",
-             "report": "report.html" if options.write_report else ""},
+            {
+                "summary": "summary.json",
+                "trajectories": "trajectories.parquet",
+                "report": "report.html" if options.write_report else "",
+            },
             timings,
         )
         write_json(tmp / "manifest.json", manifest)
@@ -275,6 +397,8 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     agree = sum(1 for t in targets if t["agrees"])
-    print(f"sun2009: {agree}/{len(targets)} targets agree; outputs in {out_dir} "
-          f"({timings['total']:.1f} s)")
+    print(
+        f"sun2009: {agree}/{len(targets)} targets agree; outputs in {out_dir} "
+        f"({timings['total']:.1f} s)"
+    )
     return summary

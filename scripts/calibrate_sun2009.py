@@ -1,0 +1,85 @@
+#!/usr/bin/env python
+"""Fit the free parameters of the Sun 2009 reproduction to targets.csv.
+
+Runs four problems in order (see lupusim.studies.sun2009._calibration): mouse (M1–M6),
+human standard of care (S1, S3–S6), human hazards (S7, S9), human MSC response
+(H1–H5). Always starts from the values in the code (calibration.json is ignored while
+fitting), so the output is a function of the code and the seed alone. Writes
+src/lupusim/model/data/calibration.json, which the presets then load.
+
+    python scripts/calibrate_sun2009.py [--max-evals N] [--only mouse,human_soc,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ["LUPUSIM_IGNORE_CALIBRATION"] = "1"
+
+from lupusim.calibrate import CalibrationResult, fit
+from lupusim.studies.sun2009 import _calibration as cal
+
+OUT = (
+    Path(__file__).resolve().parents[1] / "src" / "lupusim" / "model" / "data" / "calibration.json"
+)
+
+
+def _print(result: CalibrationResult) -> None:
+    print(
+        f"\n== {result.problem} ({result.preset}): loss {result.initial_loss:.3g} → "
+        f"{result.loss:.3g} in {result.evaluations} evaluations, {result.seconds:.0f} s"
+    )
+    for name, value in result.values.items():
+        print(f"   {name:32s} {result.initial_values[name]:.4g} → {value:.4g}")
+    for r in result.residuals:
+        print(
+            f"   {r.target_id:4s} {r.description:55s} sim {r.simulated:9.4g}  "
+            f"pub {r.published:9.4g}  residual {r.value:+.2f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-evals", type=int, default=150)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    results: list[CalibrationResult] = []
+
+    mouse = fit(cal.mouse_problem(), args.max_evals)
+    _print(mouse)
+    results.append(mouse)
+    soc = fit(cal.human_soc_problem(), args.max_evals)
+    _print(soc)
+    results.append(soc)
+    hazards = fit(cal.human_hazards_problem(soc.values), max(40, args.max_evals // 3))
+    _print(hazards)
+    results.append(hazards)
+    msc = fit(cal.human_msc_problem({**soc.values, **hazards.values}), args.max_evals)
+    _print(msc)
+    results.append(msc)
+
+    presets: dict[str, dict[str, object]] = {}
+    for r in results:
+        entry = presets.setdefault(r.preset, {"values": {}, "problems": []})
+        entry["values"].update(r.values)  # type: ignore[union-attr]
+        entry["problems"].append(r.to_json())  # type: ignore[union-attr]
+    payload = {
+        "script": "scripts/calibrate_sun2009.py",
+        "max_evaluations": args.max_evals,
+        "seconds": round(time.perf_counter() - start, 1),
+        "presets": presets,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""Calibration problems of the Sun 2009 reproduction (targets.csv rows only).
+
+* ``mouse``: untreated MRL/lpr natural history, targets M1–M6.
+* ``human_soc``: standard of care in active lupus nephritis — the ACCESS placebo arm
+  (Euro-Lupus cyclophosphamide, azathioprine, prednisone taper), targets S1, S3–S6.
+* ``human_hazards``: serious infection in year 1 (S7) and 10-year survival with
+  nephritis (S9) on standard care.
+* ``human_msc``: refractory lupus nephritis given 1×10⁶ BM-MSC/kg once (Liang 2010,
+  the seed's programme), targets H1–H5.
+
+Every virtual population uses common random numbers (a fixed seed), so the objective is
+a deterministic function of the free parameters. Assumptions of these designs (disease
+history, prednisone tapers, sex mix, weight) are stated beside each constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from lupusim.calibrate import CalibrationProblem, FreeParameter, Residual
+from lupusim.engine import simulate
+from lupusim.model import Preset, get_preset
+from lupusim.observe import approximate_sledai2k
+from lupusim.population import sample_parameters
+from lupusim.studies.sun2009._mouse import DAYS_PER_WEEK
+from lupusim.studies.sun2009._targets import (
+    ANA_POSITIVE_IU_ML,
+    KIDNEY_PATHOLOGY_ACTIVITY,
+    NEPHRITIS_ACR_MG_G,
+)
+from lupusim.treatments import (
+    Azathioprine,
+    GlucocorticoidTaper,
+    MSCInfusion,
+    Prednisone,
+    Regimen,
+    euro_lupus_cyclophosphamide,
+    nih_cyclophosphamide,
+)
+
+#: ACCESS prednisone: "from up to 60 mg/day tapered to ≤ 10 mg/day by week 12" [V];
+#: the intermediate steps are an assumption.
+ACCESS_TAPER = GlucocorticoidTaper(
+    ((0.0, 60.0), (14.0, 40.0), (28.0, 30.0), (42.0, 20.0), (56.0, 15.0), (84.0, 10.0))
+)
+ACCESS_FEMALE_SHARE = 0.85  # assumption: lupus nephritis trials are ~85-90 % women
+DEFAULT_WEIGHT_KG = 65.0  # assumption
+SOC_HISTORY_DAYS = 365.0  # assumption: a year of untreated disease before the flare
+REFRACTORY_HISTORY_DAYS = 1095.0  # assumption, as for the seed patients
+WORKERS = 0  # one process per core; results do not depend on it
+LIANG_TAPER = GlucocorticoidTaper(((0.0, 20.0), (90.0, 10.0), (180.0, 7.5)))  # assumption
+
+
+def vector_with(preset: Preset, values: Mapping[str, float]) -> np.ndarray:
+    """The preset's parameter vector with some values replaced."""
+    vec = preset.parameter_vector()
+    for name, value in values.items():
+        vec[preset.model.parameter_index(name)] = value
+    return vec
+
+
+def variability_multipliers(preset: Preset, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n, P)`` multiplicative between-subject variability (1 where not varied)."""
+    base = preset.parameter_vector()
+    draws = sample_parameters(preset, n, rng)
+    return np.divide(draws, base, out=np.ones_like(draws), where=base != 0)
+
+
+def access_ages() -> np.ndarray:
+    """Ages of the ACCESS patients in access_upcr.csv (one per patient)."""
+    path = resources.files("lupusim").joinpath("data/access_upcr.csv")
+    with resources.as_file(path) as p:
+        df = pd.read_csv(p)
+    return df.groupby("ID")["Age (years)"].first().to_numpy(dtype=float)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = np.isfinite(values) & (weights > 0)
+    if not ok.any():
+        return float("nan")
+    v, w = values[ok], weights[ok]
+    order = np.argsort(v)
+    cw = np.cumsum(w[order])
+    return float(v[order][np.searchsorted(cw, 0.5 * cw[-1])])
+
+
+def _onset_median_weeks(times: np.ndarray, values: np.ndarray, threshold: float) -> float:
+    crossed = values > threshold
+    first = np.where(crossed.any(axis=1), crossed.argmax(axis=1), -1)
+    ages = np.where(first >= 0, times[np.maximum(first, 0)], np.inf)
+    return float(np.median(ages) / DAYS_PER_WEEK)
+
+
+# --------------------------------------------------------------------------- mouse
+def mouse_problem(n: int = 120, seed: int = 1) -> CalibrationProblem:
+    """Untreated MRL/lpr natural history (M1–M6)."""
+    preset = get_preset("mrl_lpr")
+    mult = variability_multipliers(preset, n, np.random.default_rng(seed))
+    times = np.arange(28.0, 40 * DAYS_PER_WEEK + 0.5, 1.0)
+    free = (
+        FreeParameter("b_genetic_drive", preset.values["b_genetic_drive"].value, 1e-4, 0.05),
+        FreeParameter("b_activation_max", preset.values["b_activation_max"].value, 0.02, 1.0),
+        FreeParameter("k_renal_injury", preset.values["k_renal_injury"].value, 0.005, 2.0),
+        FreeParameter(
+            "urine_acr_per_renal_activity",
+            preset.values["urine_acr_per_renal_activity"].value,
+            50.0,
+            20000.0,
+        ),
+        FreeParameter(
+            "hazard_death_kidney", preset.values["hazard_death_kidney"].value, 0.005, 20.0
+        ),
+    )
+
+    def residuals(values: dict[str, float]) -> Sequence[Residual]:
+        params = vector_with(preset, values)[None, :] * mult
+        y0 = np.array([preset.initial_state(p) for p in params])
+        res = simulate(preset.model, params, y0, [Regimen("untreated")] * n, times, workers=WORKERS)
+        obs = res.observables()
+        surv = np.exp(-obs["cum_hazard_death"])
+        i20, i19, i18 = (int(np.searchsorted(times, w * DAYS_PER_WEEK)) for w in (20, 19, 18))
+        dead_density = -np.diff(surv, axis=1)
+        mid = 0.5 * (times[1:] + times[:-1])
+        mean_death = float((dead_density * mid).sum() / max(dead_density.sum(), 1e-12))
+        w19 = surv[:, i19]
+        kidney = float(
+            (w19 * (obs["renal_activity"][:, i19] > KIDNEY_PATHOLOGY_ACTIVITY)).sum() / w19.sum()
+        )
+        return [
+            Residual("M1", "survival at 20 weeks", float(surv[:, i20].mean()), 0.5, 0.1),
+            Residual(
+                "M2",
+                "mean age at death (deaths by 40 weeks), weeks",
+                mean_death / DAYS_PER_WEEK,
+                17.0,
+                2.0,
+            ),
+            Residual(
+                "M3",
+                "ANA onset (median), weeks",
+                _onset_median_weeks(times, obs["anti_dsdna_iu_ml"], ANA_POSITIVE_IU_ML),
+                8.0,
+                1.0,
+            ),
+            Residual("M4", "kidney pathology at 19 weeks (fraction)", kidney, 0.85, 0.1),
+            Residual(
+                "M5",
+                "median urine ACR at 18 weeks, mg/g",
+                _weighted_median(obs["urine_acr_mg_g"][:, i18], surv[:, i18]),
+                623.0,
+                float(np.log(1.5)),
+                log=True,
+            ),
+            Residual(
+                "M6",
+                "nephritis onset (median), weeks",
+                _onset_median_weeks(times, obs["urine_acr_mg_g"], NEPHRITIS_ACR_MG_G),
+                11.0,
+                1.0,
+            ),
+        ]
+
+    return CalibrationProblem("mouse", "mrl_lpr", free, residuals)
+
+
+# --------------------------------------------------------------------------- human SoC
+def _human_population(
+    preset: Preset, n: int, rng: np.random.Generator, ages: np.ndarray
+) -> np.ndarray:
+    """Multipliers plus demographics (age, sex, weight) for ``n`` virtual patients."""
+    mult = variability_multipliers(preset, n, rng)
+    demo = np.ones_like(mult)
+    base = preset.parameter_vector()
+    idx = preset.model.parameter_index
+    demo[:, idx("age_at_start_years")] = rng.choice(ages, size=n) / base[idx("age_at_start_years")]
+    female = (rng.uniform(size=n) < ACCESS_FEMALE_SHARE).astype(float)
+    demo[:, idx("female")] = female / base[idx("female")]
+    demo[:, idx("body_weight_kg")] = DEFAULT_WEIGHT_KG / base[idx("body_weight_kg")]
+    return mult * demo
+
+
+def access_regimen() -> Regimen:
+    """ACCESS placebo arm: Euro-Lupus CYC, AZA 2 mg/kg/day from week 12, GC taper."""
+    return Regimen(
+        "access_soc",
+        (*euro_lupus_cyclophosphamide(0.0), Azathioprine(84.0, None, 2.0), ACCESS_TAPER),
+    )
+
+
+def _soc_run(
+    preset: Preset, values: Mapping[str, float], mult: np.ndarray, end_day: float, step: float = 7.0
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    params = vector_with(preset, values)[None, :] * mult
+    # The simulation starts SOC_HISTORY_DAYS before the flare: age at start shifted.
+    params[:, preset.model.parameter_index("age_at_start_years")] -= SOC_HISTORY_DAYS / 365.25
+    y0 = np.array([preset.initial_state(p) for p in params])
+    times = np.unique(
+        np.concatenate(
+            [
+                np.arange(-SOC_HISTORY_DAYS, 0.0, 30.0),
+                np.arange(0.0, end_day + 0.5, step),
+                [53.0, 168.0, 360.0, end_day],
+            ]
+        )
+    )
+    res = simulate(
+        preset.model, params, y0, [access_regimen()] * len(params), times, workers=WORKERS
+    )
+    return times, res.observables(), res.ok
+
+
+def human_soc_problem(n: int = 200, seed: int = 2) -> CalibrationProblem:
+    """ACCESS placebo arm UPCR trajectory (S3–S6) and complete response (S1)."""
+    preset = get_preset("human")
+    mult = _human_population(preset, n, np.random.default_rng(seed), access_ages())
+    free = (
+        FreeParameter("b_activation_max", preset.values["b_activation_max"].value, 0.005, 0.5),
+        FreeParameter("k_renal_injury", preset.values["k_renal_injury"].value, 0.005, 1.0),
+        FreeParameter("k_renal_resolution", preset.values["k_renal_resolution"].value, 0.003, 0.3),
+        FreeParameter(
+            "upcr_per_renal_activity", preset.values["upcr_per_renal_activity"].value, 0.3, 20.0
+        ),
+    )
+
+    def residuals(values: dict[str, float]) -> Sequence[Residual]:
+        times, obs, ok = _soc_run(preset, values, mult, 420.0)
+        upcr = obs["upcr_g_per_g"]
+
+        def at(day: float) -> np.ndarray:
+            return np.asarray(upcr[:, int(np.searchsorted(times, day))])
+
+        base = at(0.0)
+        included = ok & (base > 1.0)  # ACCESS inclusion: UPCR > 1
+        if included.sum() < 20:
+            return [
+                Residual(t, "too few included", float("nan"), 1.0, 1.0)
+                for t in ("S1", "S3", "S4", "S5", "S6")
+            ]
+        i0, i168 = int(np.searchsorted(times, 0.0)), int(np.searchsorted(times, 168.0))
+        creat = obs["creatinine_mg_dl"]
+        complete = (at(168.0) < 0.5) & (creat[:, i168] <= 1.25 * creat[:, i0])
+        return [
+            Residual(
+                "S1",
+                "complete renal response at week 24 (fraction)",
+                float(complete[included].mean()),
+                0.31,
+                0.08,
+            ),
+            Residual(
+                "S3",
+                "median UPCR at baseline, g/g",
+                float(np.median(base[included])),
+                3.18,
+                float(np.log(1.3)),
+                log=True,
+            ),
+            Residual(
+                "S4",
+                "median UPCR days 36-70, g/g",
+                float(np.median(at(53.0)[included])),
+                1.30,
+                float(np.log(1.3)),
+                log=True,
+            ),
+            Residual(
+                "S5",
+                "median UPCR days 127-210, g/g",
+                float(np.median(at(168.0)[included])),
+                0.52,
+                float(np.log(1.3)),
+                log=True,
+            ),
+            Residual(
+                "S6",
+                "median UPCR days 301-420, g/g",
+                float(np.median(at(360.0)[included])),
+                0.29,
+                float(np.log(1.3)),
+                log=True,
+            ),
+        ]
+
+    return CalibrationProblem("human_soc", "human", free, residuals)
+
+
+def human_hazards_problem(
+    soc_values: Mapping[str, float], n: int = 100, seed: int = 3
+) -> CalibrationProblem:
+    """Serious infection in year 1 (S7) and 10-year survival (S9) on standard care."""
+    preset = get_preset("human")
+    mult = _human_population(preset, n, np.random.default_rng(seed), access_ages())
+    free = (
+        FreeParameter(
+            "hazard_infection_baseline",
+            preset.values["hazard_infection_baseline"].value,
+            1e-6,
+            1e-2,
+        ),
+        FreeParameter(
+            "hazard_death_kidney", preset.values["hazard_death_kidney"].value, 1e-6, 1e-1
+        ),
+    )
+
+    def residuals(values: dict[str, float]) -> Sequence[Residual]:
+        times, obs, ok = _soc_run(preset, {**soc_values, **values}, mult, 3652.5, step=30.0)
+        i0, i1 = int(np.searchsorted(times, 0.0)), int(np.searchsorted(times, 365.0))
+        inc = ok & (obs["upcr_g_per_g"][:, i0] > 1.0)
+        hi = obs["cum_hazard_infection"]
+        p_inf = 1 - np.exp(-(hi[:, i1] - hi[:, i0]))
+        hd = obs["cum_hazard_death"]
+        surv10 = np.exp(-(hd[:, -1] - hd[:, i0]))
+        return [
+            Residual(
+                "S7", "serious infection in year 1 (fraction)", float(p_inf[inc].mean()), 0.14, 0.02
+            ),
+            Residual(
+                "S9", "10-year survival with nephritis", float(surv10[inc].mean()), 0.88, 0.02
+            ),
+        ]
+
+    return CalibrationProblem("human_hazards", "human", free, residuals)
+
+
+# --------------------------------------------------------------------------- human MSC
+def refractory_population(
+    preset: Preset, values: Mapping[str, float], n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parameters and day-0 states of refractory patients (Liang 2010 inclusion).
+
+    History: lupus from REFRACTORY_HISTORY_DAYS before, NIH CYC 0.75 g/m² monthly and
+    prednisone 20 mg/day for the last 9 months. Included: alive at day 0 with SLEDAI-2K
+    (approx.) ≥ 8, 24-h protein > 1 g and eGFR ≥ 15 (no end-stage renal disease).
+    """
+    rng = np.random.default_rng(seed)
+    mult = _human_population(preset, n, rng, np.linspace(16.0, 45.0, 30))
+    params = vector_with(preset, values)[None, :] * mult
+    params[:, preset.model.parameter_index("age_at_start_years")] -= (
+        REFRACTORY_HISTORY_DAYS / 365.25
+    )
+    y0 = np.array([preset.initial_state(p) for p in params])
+    history = Regimen(
+        "refractory_history",
+        (*nih_cyclophosphamide(-270.0, 0.75, monthly=9), Prednisone(-270.0, 0.0, 20.0)),
+    )
+    times = np.array([-REFRACTORY_HISTORY_DAYS, -1.0, 0.0])
+    res = simulate(preset.model, params, y0, [history] * n, times, workers=WORKERS)
+    obs = {k: v[:, -1] for k, v in res.observables().items()}
+    sledai = approximate_sledai2k(obs)
+    ok = res.ok & (sledai >= 8) & (obs["protein_24h_g"] > 1.0) & (obs["egfr_ml_min_1_73m2"] >= 15.0)
+    params = params[ok]
+    params[:, preset.model.parameter_index("age_at_start_years")] += (
+        REFRACTORY_HISTORY_DAYS / 365.25
+    )
+    states = res.states[ok, -1, :]
+    # Drug effect levels carry over; the prednisone input restarts from the new regimen.
+    return params, states
+
+
+def liang_regimen() -> Regimen:
+    """One BM-MSC infusion of 1e6 cells/kg on top of a low-dose prednisone taper."""
+    return Regimen("liang_msc", (MSCInfusion(0.0, cells_per_kg=1e6), LIANG_TAPER))
+
+
+def human_msc_problem(
+    base_values: Mapping[str, float], n: int = 300, seed: int = 4
+) -> CalibrationProblem:
+    """Refractory LN after one MSC infusion (H1–H5, Liang 2010)."""
+    preset = get_preset("human")
+    params0, states0 = refractory_population(preset, base_values, n, seed)
+    times = np.arange(0.0, 366.0, 15.0)
+    free = (
+        FreeParameter("k_msc_niche_repair", preset.values["k_msc_niche_repair"].value, 0.05, 20.0),
+        FreeParameter("k_msc_recovery", preset.values["k_msc_recovery"].value, 1e-4, 0.05),
+        FreeParameter("k_tgfb_induction", preset.values["k_tgfb_induction"].value, 0.05, 20.0),
+        FreeParameter("b_suppression_tgfb", preset.values["b_suppression_tgfb"].value, 0.1, 30.0),
+    )
+
+    def residuals(values: dict[str, float]) -> Sequence[Residual]:
+        params = params0.copy()
+        for name, value in values.items():
+            params[:, preset.model.parameter_index(name)] = value
+        m = len(params)
+        res = simulate(preset.model, params, states0, [liang_regimen()] * m, times, workers=WORKERS)
+        obs = res.observables()
+        sledai = approximate_sledai2k(obs)
+        protein = obs["protein_24h_g"]
+        remitted = np.asarray((protein < 0.5).any(axis=1), dtype=bool)
+        first = np.argmax(protein < 0.5, axis=1)
+        relapsed = np.array(
+            [bool(remitted[i] and (protein[i, first[i] :] > 1.0).any()) for i in range(m)]
+        )
+        return [
+            Residual(
+                "H1", "mean SLEDAI-2K (approx.) at baseline", float(sledai[:, 0].mean()), 12.2, 1.0
+            ),
+            Residual(
+                "H2", "mean SLEDAI-2K (approx.) at 12 months", float(sledai[:, -1].mean()), 3.2, 1.0
+            ),
+            Residual(
+                "H3", "mean 24-h protein at baseline, g", float(protein[:, 0].mean()), 2.505, 0.3
+            ),
+            Residual(
+                "H4", "mean 24-h protein at 12 months, g", float(protein[:, -1].mean()), 0.858, 0.2
+            ),
+            Residual(
+                "H5",
+                "proteinuria relapse within 12 months (fraction of all)",
+                float(relapsed.mean()),
+                0.154,
+                0.05,
+            ),
+        ]
+
+    return CalibrationProblem("human_msc", "human", free, residuals)

@@ -1,0 +1,79 @@
+"""The symbolic model, its presets, generated code and generated documentation."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lupusim.model import (
+    PRESET_NAMES,
+    Assumption,
+    Calibrated,
+    Citation,
+    build_model,
+    compile_model,
+    get_preset,
+)
+from lupusim.model._docs import render_model_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _target_ids() -> set[str]:
+    path = resources.files("lupusim").joinpath("data/targets.csv")
+    with resources.as_file(path) as p:
+        return set(pd.read_csv(p)["id"])
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_every_parameter_has_unit_value_and_provenance(name: str) -> None:
+    preset = get_preset(name)
+    targets = _target_ids()
+    assert set(preset.values) == set(preset.model.parameter_names)
+    for prm in preset.model.parameters:
+        assert prm.unit, prm.name
+        pv = preset.values[prm.name]
+        assert np.isfinite(pv.value), prm.name
+        assert isinstance(pv.provenance, Citation | Calibrated | Assumption)
+        if isinstance(pv.provenance, Calibrated):
+            assert pv.provenance.targets
+            assert set(pv.provenance.targets) <= targets, prm.name
+        if isinstance(pv.provenance, Assumption):
+            assert len(pv.provenance.why) > 10, prm.name
+
+
+@pytest.mark.parametrize("species", ["mouse", "human"])
+def test_analytic_jacobian_matches_finite_differences(species: str) -> None:
+    preset = get_preset("mrl_lpr" if species == "mouse" else "human")
+    model = compile_model(build_model(species))
+    rng = np.random.default_rng(0)
+    y = preset.initial_state() + rng.uniform(0.05, 0.5, size=model.n_states)
+    p = preset.parameter_vector()
+    u = np.array([10.0, 1.0, 0.5, 200.0])
+    jac = model.jac(3.0, y, p, u, np.zeros((model.n_states, model.n_states)))
+    numeric = np.zeros_like(jac)
+    for j in range(model.n_states):
+        h = 1e-6 * max(1.0, abs(y[j]))
+        yp, ym = y.copy(), y.copy()
+        yp[j] += h
+        ym[j] -= h
+        fp = model.rhs(3.0, yp, p, u, np.empty(model.n_states))
+        fm = model.rhs(3.0, ym, p, u, np.empty(model.n_states))
+        numeric[:, j] = (fp - fm) / (2 * h)
+    np.testing.assert_allclose(jac, numeric, rtol=1e-4, atol=1e-8)
+
+
+def test_docs_model_md_is_generated_from_the_model() -> None:
+    committed = (ROOT / "docs" / "model.md").read_text()
+    assert committed == render_model_markdown(), (
+        "docs/model.md is stale: run python scripts/generate_model_docs.py"
+    )
+
+
+def test_unknown_preset_is_a_clear_error() -> None:
+    with pytest.raises(KeyError, match="unknown preset"):
+        get_preset("nzb_w")
