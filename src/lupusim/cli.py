@@ -71,6 +71,26 @@ def reproduce_command(
 
 app.command("score")(score_command)
 
+export_app = typer.Typer(help="Export the model to exchange formats.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("sbml")
+def export_sbml_command(
+    out: Annotated[Path, typer.Option("--out", help="SBML file to write.")],
+    preset: Annotated[
+        str, typer.Option("--preset", help="mrl_lpr, healthy_strain, mrl_lpr_msc_restored, human.")
+    ] = "human",
+) -> None:
+    """Write the model (one preset's default subject) as SBML Level 3 Version 2."""
+    from lupusim.io import export_sbml
+    from lupusim.model import PRESET_NAMES
+
+    if preset not in PRESET_NAMES:
+        raise LupusimError(f"unknown preset {preset!r}; known: {', '.join(PRESET_NAMES)}")
+    path = export_sbml(preset, out)
+    typer.echo(f"wrote {path}")
+
 
 @app.command("version")
 def version_command() -> None:

@@ -1,5 +1,14 @@
 """Input/output: manifests and JSON (results stores and exports come later)."""
 
 from lupusim.io._manifest import build_manifest, file_sha256, git_commit, write_json
+from lupusim.io._sbml import export_sbml, model_to_sbml, validate_sbml
 
-__all__ = ["build_manifest", "file_sha256", "git_commit", "write_json"]
+__all__ = [
+    "build_manifest",
+    "export_sbml",
+    "file_sha256",
+    "git_commit",
+    "model_to_sbml",
+    "validate_sbml",
+    "write_json",
+]

@@ -1,0 +1,131 @@
+"""Write the outputs of a scoring run atomically, and read a configuration file.
+
+``write_outputs`` writes ``scores.csv``, ``adam.csv``, ``summary.json``,
+``report.html`` and ``manifest.json`` into a temporary folder beside ``out`` and only
+then moves them into place, so a failure leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from lupusim.clinical.report import render_report
+from lupusim.clinical.schema import ScoringConfig
+from lupusim.clinical.score import ScoreResult
+from lupusim.errors import InputError
+
+OUTPUT_FILES: tuple[str, ...] = (
+    "scores.csv",
+    "adam.csv",
+    "summary.json",
+    "report.html",
+    "manifest.json",
+)
+
+
+def load_config(path: str | Path | None) -> ScoringConfig:
+    """A :class:`ScoringConfig` from a YAML or JSON file (the §10 knobs); defaults if None."""
+    if path is None:
+        return ScoringConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("no such file", file=str(p))
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cannot parse configuration: {str(exc).splitlines()[0]}", file=str(p)
+        ) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError("configuration must be a mapping of knob: value", file=str(p))
+    try:
+        return ScoringConfig(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(x) for x in err.get("loc", ())) or None
+        raise InputError(str(err.get("msg", "invalid value")), file=str(p), column=key) from exc
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if hasattr(obj, "item"):
+        return obj.item()
+    return str(obj)
+
+
+def _sha256(path: str) -> str | None:
+    p = Path(path)
+    if not p.is_file():
+        return None
+    h = hashlib.sha256()
+    with p.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest(result: ScoreResult, config_path: str | Path | None = None) -> dict[str, Any]:
+    """Version, inputs' hashes and configuration of a run (DESIGN.md "Command line")."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ver = version("lupusim")
+    except PackageNotFoundError:  # pragma: no cover
+        ver = "unknown"
+    inputs = dict(result.summary.get("inputs", {}))
+    if config_path is not None:
+        inputs["config"] = str(config_path)
+    return {
+        "command": "score",
+        "version": ver,
+        "inputs": {k: {"path": v, "sha256": _sha256(v)} for k, v in inputs.items()},
+        "config": result.summary.get("config", {}),
+    }
+
+
+def write_outputs(
+    result: ScoreResult, out: str | Path, config_path: str | Path | None = None
+) -> Path:
+    """Write every output file into ``out`` atomically; return ``out``."""
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", file=str(out))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        result.scores.to_csv(tmp / "scores.csv", index=False)
+        result.adam.to_csv(tmp / "adam.csv", index=False)
+        (tmp / "summary.json").write_text(
+            json.dumps(result.summary, indent=2, default=_json_default), encoding="utf-8"
+        )
+        (tmp / "report.html").write_text(
+            render_report(result.scores, result.summary), encoding="utf-8"
+        )
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest(result, config_path), indent=2, default=_json_default),
+            encoding="utf-8",
+        )
+        if not out.exists():
+            os.replace(tmp, out)
+            return out
+        for name in OUTPUT_FILES:
+            os.replace(tmp / name, out / name)
+        return out
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
