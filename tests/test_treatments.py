@@ -104,3 +104,35 @@ def test_regimen_plus_keeps_everything() -> None:
     base = Regimen("a", (MSCInfusion(0.0, cells_per_kg=1.0),))
     more = base.plus(Cyclophosphamide(3.0, dose_mg=100.0), name="b")
     assert more.name == "b" and len(more.doses) == 2 and base.doses != more.doses
+
+
+def test_shifted_moves_every_time_field() -> None:
+    from lupusim.treatments import Mycophenolate, Prednisone, shifted
+
+    taper = GlucocorticoidTaper(((0.0, 30.0), (30.0, 10.0)), stop_day=90.0)
+    moved = shifted(taper, 100.0)
+    assert isinstance(moved, GlucocorticoidTaper)
+    assert moved.steps == ((100.0, 30.0), (130.0, 10.0)) and moved.stop_day == 190.0
+    mmf = shifted(Mycophenolate(0.0, 730.0, 2.0), 50.0)
+    assert (mmf.start_day, mmf.stop_day, mmf.amount) == (50.0, 780.0, 2.0)  # type: ignore[union-attr]
+    open_ended = shifted(Prednisone(0.0, None, 5.0), 10.0)
+    assert open_ended.stop_day is None  # type: ignore[union-attr]
+    assert shifted(MSCInfusion(0.0, cells_per_kg=1.0), 7.0).day == 7.0  # type: ignore[union-attr]
+
+
+def test_treat_on_relapse_gives_the_rescue_at_the_relapse_visit() -> None:
+    from lupusim.treatments import Mycophenolate, TreatOnRelapse
+
+    human = get_preset("human")
+    p = human.parameter_vector()
+    policy = TreatOnRelapse((Mycophenolate(0.0, 730.0, 2.0),), max_treatments=1)
+    mem = policy.initial_memory()
+    obs = lambda prot: {"protein_24h_g": prot}  # noqa: E731
+    assert policy.decide(30.0, obs(0.2), mem, human.model, p) == []
+    events = policy.decide(60.0, obs(1.4), mem, human.model, p)
+    assert events == [
+        RateChange(60.0, "mycophenolate_g_day", 2.0, events[0].label),
+        RateChange(790.0, "mycophenolate_g_day", -2.0, events[1].label),
+    ]
+    policy.decide(90.0, obs(0.2), mem, human.model, p)
+    assert policy.decide(400.0, obs(1.4), mem, human.model, p) == []  # max_treatments reached

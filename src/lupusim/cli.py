@@ -48,6 +48,14 @@ def reproduce_command(
             help="Re-infuse MSC when a patient relapses during the projection.",
         ),
     ] = False,
+    condition_on_course: Annotated[
+        bool,
+        typer.Option(
+            "--condition-on-course/--prior-draw",
+            help="Choose P1-P4 among virtual patients whose 18-month course matches the "
+            "published one (default), or take the first prior draw meeting inclusion.",
+        ),
+    ] = True,
     workers: Annotated[
         int, typer.Option("--workers", help="Worker processes (0 = one per core).", min=0)
     ] = 0,
@@ -64,6 +72,7 @@ def reproduce_command(
             per_group=per_group,
             replicates=replicates,
             reinfuse_on_relapse=reinfuse_on_relapse,
+            condition_on_course=condition_on_course,
             workers=workers,
         )
     )

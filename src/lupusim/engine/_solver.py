@@ -10,12 +10,13 @@ that time's events (right-continuous).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.integrate import odeint
+from scipy.integrate import ODEintWarning, odeint
 
 from lupusim.engine._events import Bolus, Event, Policy, RateChange
 from lupusim.model._codegen import CompiledModel
@@ -135,18 +136,21 @@ def integrate_subject(
         tlist = np.concatenate(
             ([t_cur], grid if len(grid) and grid[-1] == b else np.concatenate((grid, [b])))
         )
-        sol, info = odeint(
-            f,
-            y,
-            tlist,
-            Dfun=dfun,
-            full_output=True,
-            rtol=opts.rtol,
-            atol=opts.atol,
-            mxstep=opts.max_steps_per_segment,
-            hmax=opts.hmax,
-            tcrit=np.array([b]),
-        )
+        with warnings.catch_warnings():
+            # odeint's own warning duplicates the status recorded below.
+            warnings.simplefilter("ignore", ODEintWarning)
+            sol, info = odeint(
+                f,
+                y,
+                tlist,
+                Dfun=dfun,
+                full_output=True,
+                rtol=opts.rtol,
+                atol=opts.atol,
+                mxstep=opts.max_steps_per_segment,
+                hmax=opts.hmax,
+                tcrit=np.array([b]),
+            )
         ok = info["message"] == "Integration successful."
         finite = bool(np.all(np.isfinite(sol)))
         if not ok or not finite:

@@ -56,6 +56,14 @@ Assumptions used to compare simulations with published targets (sun2009):
 * Nephritis onset (M6): urine ACR first above 300 mg/g (ten times a healthy mouse).
 * Renal remission of the seed patients: 24-h protein < 0.5 g; relapse: > 1.0 g after
   remission (the proteinuria relapse of Liang 2010).
+* The four seed patients (sun2009) are drawn from the human prior with the published
+  demographics and inclusion criteria; by default the draw is conditioned on the
+  published 18-month course (stable renal remission), and the share of candidates with
+  that course under each arm is reported as the model's prior prediction. Relapses in the
+  10-year projection are treated (prednisone 30 → 5 mg/day over 6 months plus
+  mycophenolate 2 g/day for 2 years; assumption), or by MSC re-infusion on request.
+* Projection uncertainty: extrinsic flare triggers (Poisson 0.5/year, an inflammation
+  burst ~ Exp(mean 1)) and the host-MSC relaxation rate (CV 50 %) — assumptions.
 * SLEDAI-2K of virtual patients is approximate (`lupusim.observe`): each descriptor from
   an observable threshold, laboratory thresholds from the instrument (SPEC §1.2), organ
   thresholds assumptions, until simulated visits are scored by `lupusim.clinical`.

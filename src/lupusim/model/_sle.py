@@ -201,7 +201,8 @@ def build_model(species: Species) -> ModelSpec:
     K_kg = p("gfr_loss_activity_half", "1", "Renal activity giving half the reversible loss.")
     # hazards
     h_d0 = p("hazard_death_background", "1/day", "Background mortality.")
-    h_dr = p("hazard_death_kidney", "1/day", "Kidney-failure mortality at zero GFR fraction.")
+    h_dr = p("hazard_death_kidney", "1/day", "Kidney-failure mortality at end-stage (GFR → 0).")
+    f_dh = p("gfr_fraction_death_half", "1", "GFR fraction at which kidney mortality is half.")
     p_fat = p("infection_case_fatality", "1", "Probability a serious infection is fatal.")
     h_i0 = p("hazard_infection_baseline", "1/day", "Serious-infection hazard, untreated.")
     hr_gc = p("infection_hr_glucocorticoid", "1", "Infection HR for glucocorticoid use.")
@@ -235,8 +236,7 @@ def build_model(species: Species) -> ModelSpec:
     m.rate(S, _relax(k_s, th17_target, S) - (k_apop * sigma + k_tc * Ec + k_tm * Em) * S)
     m.rate(
         B,
-        s_b * (1 - B)
-        + b_activation * relative_activation * gc_suppress * (1 - B)
+        (s_b + b_activation) * relative_activation * gc_suppress * (1 - B)
         - d_b * (1 + a_bg * G) * B
         - (k_bc * Ec + k_bm * Em) * B,
     )
@@ -272,8 +272,9 @@ def build_model(species: Species) -> ModelSpec:
         * hr_neu ** (1 / (1 + Ne**4))
         * hr_act**K
     )
-    # Structural assumption: mortality rises with the 4th power of lost kidney function.
-    kidney_hazard = h_dr * (1 - gfr_fraction) ** 4
+    # Structural assumption: kidney mortality switches on steeply (Hill 8) as the GFR
+    # fraction falls below gfr_fraction_death_half (end-stage kidney disease).
+    kidney_hazard = h_dr / (1 + (gfr_fraction / f_dh) ** 8)
     m.rate(Hd, h_d0 + kidney_hazard + p_fat * infection_hazard)
     m.rate(Hi, infection_hazard)
     m.rate(Gc, u_pred / 1000)

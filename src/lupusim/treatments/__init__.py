@@ -21,8 +21,10 @@ from lupusim.treatments._regimen import (
     Dose,
     Regimen,
     ReinfuseOnRelapse,
+    TreatOnRelapse,
     euro_lupus_cyclophosphamide,
     nih_cyclophosphamide,
+    shifted,
 )
 
 __all__ = [
@@ -43,7 +45,9 @@ __all__ = [
     "Prednisone",
     "Regimen",
     "ReinfuseOnRelapse",
+    "TreatOnRelapse",
     "body_surface_area_m2",
     "euro_lupus_cyclophosphamide",
     "nih_cyclophosphamide",
+    "shifted",
 ]

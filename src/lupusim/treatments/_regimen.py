@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -61,30 +61,46 @@ def euro_lupus_cyclophosphamide(start_day: float) -> tuple[Cyclophosphamide, ...
     return tuple(Cyclophosphamide(start_day + 14.0 * i, dose_mg=500.0) for i in range(6))
 
 
+def shifted(dose: Dose, offset_days: float) -> Dose:
+    """The same dose ``offset_days`` later (every time field of a dose dataclass moves)."""
+    if not is_dataclass(dose):
+        raise TypeError(f"cannot shift {dose!r}: not a dose dataclass")
+    changes: dict[str, Any] = {}
+    for f in fields(dose):
+        value = getattr(dose, f.name)
+        if f.name in ("day", "start_day", "stop_day") and value is not None:
+            changes[f.name] = value + offset_days
+        elif f.name == "steps":
+            changes[f.name] = tuple((d + offset_days, mg) for d, mg in value)
+    return replace(dose, **changes)
+
+
 @dataclass(frozen=True)
-class ReinfuseOnRelapse:
-    """Re-infuse MSC at a visit where a patient in remission has relapsed.
+class TreatOnRelapse:
+    """Give ``doses`` (timed relative to the relapse visit) when a patient relapses.
 
     Checked every ``check_every_days`` from ``start_day``. Remission is reached when
     24-h protein < ``remission_protein_g`` (0.5 g/day); a relapse is 24-h protein above
     ``relapse_protein_g`` (1.0 g/day) after remission — the proteinuria relapse of Liang
-    2010 (../shared/science §4). At most one infusion per ``min_interval_days``.
+    2010 (../shared/science §4). At most one treatment per ``min_interval_days``, and at
+    most ``max_treatments`` in all.
     """
 
-    infusion: MSCInfusion
+    doses: tuple[Dose, ...]
+    label: str = "treat on relapse"
     start_day: float = 0.0
     check_every_days: float = 30.0
     remission_protein_g: float = 0.5
     relapse_protein_g: float = 1.0
     min_interval_days: float = 180.0
-    max_reinfusions: int = 10
+    max_treatments: int = 10
 
     def check_times(self, t0: float, t_end: float) -> Sequence[float]:
         first = max(t0, self.start_day)
         return list(np.arange(first, t_end + 1e-9, self.check_every_days))
 
     def initial_memory(self) -> dict[str, Any]:
-        return {"in_remission": False, "last_infusion": -np.inf, "count": 0}
+        return {"in_remission": False, "last_treatment": -np.inf, "count": 0}
 
     def decide(
         self,
@@ -100,12 +116,38 @@ class ReinfuseOnRelapse:
             return []
         relapsed = memory["in_remission"] and protein > self.relapse_protein_g
         allowed = (
-            t - memory["last_infusion"] >= self.min_interval_days
-            and memory["count"] < self.max_reinfusions
+            t - memory["last_treatment"] >= self.min_interval_days
+            and memory["count"] < self.max_treatments
         )
-        if relapsed and allowed:
-            memory["in_remission"] = False
-            memory["last_infusion"] = t
-            memory["count"] += 1
-            return replace(self.infusion, day=t).events(model, parameters)
-        return []
+        if not (relapsed and allowed):
+            return []
+        memory["in_remission"] = False
+        memory["last_treatment"] = t
+        memory["count"] += 1
+        events: list[Event] = []
+        for dose in self.doses:
+            events.extend(shifted(dose, t).events(model, parameters))
+        return events
+
+
+def ReinfuseOnRelapse(
+    infusion: MSCInfusion,
+    *,
+    start_day: float = 0.0,
+    check_every_days: float = 30.0,
+    remission_protein_g: float = 0.5,
+    relapse_protein_g: float = 1.0,
+    min_interval_days: float = 180.0,
+    max_reinfusions: int = 10,
+) -> TreatOnRelapse:
+    """Re-infuse MSC (``infusion``, its day taken as 0) at each relapse."""
+    return TreatOnRelapse(
+        (replace(infusion, day=0.0),),
+        "re-infuse MSC on relapse",
+        start_day,
+        check_every_days,
+        remission_protein_g,
+        relapse_protein_g,
+        min_interval_days,
+        max_reinfusions,
+    )

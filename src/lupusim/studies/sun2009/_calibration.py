@@ -15,6 +15,7 @@ history, prednisone tapers, sex mix, weight) are stated beside each constant.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
@@ -51,6 +52,7 @@ ACCESS_FEMALE_SHARE = 0.85  # assumption: lupus nephritis trials are ~85-90 % wo
 DEFAULT_WEIGHT_KG = 65.0  # assumption
 SOC_HISTORY_DAYS = 365.0  # assumption: a year of untreated disease before the flare
 REFRACTORY_HISTORY_DAYS = 1095.0  # assumption, as for the seed patients
+LN2 = math.log(2.0)
 WORKERS = 0  # one process per core; results do not depend on it
 LIANG_TAPER = GlucocorticoidTaper(((0.0, 20.0), (90.0, 10.0), (180.0, 7.5)))  # assumption
 
@@ -114,6 +116,7 @@ def mouse_problem(n: int = 120, seed: int = 1) -> CalibrationProblem:
         FreeParameter(
             "hazard_death_kidney", preset.values["hazard_death_kidney"].value, 0.005, 20.0
         ),
+        FreeParameter("k_renal_fibrosis", preset.values["k_renal_fibrosis"].value, 1e-4, 0.2),
     )
 
     def residuals(values: dict[str, float]) -> Sequence[Residual]:
@@ -302,7 +305,7 @@ def human_hazards_problem(
             1e-2,
         ),
         FreeParameter(
-            "hazard_death_kidney", preset.values["hazard_death_kidney"].value, 1e-6, 1e-1
+            "infection_case_fatality", preset.values["infection_case_fatality"].value, 1e-3, 0.9
         ),
     )
 
@@ -377,7 +380,10 @@ def human_msc_problem(
         FreeParameter("k_msc_niche_repair", preset.values["k_msc_niche_repair"].value, 0.05, 20.0),
         FreeParameter("k_msc_recovery", preset.values["k_msc_recovery"].value, 1e-4, 0.05),
         FreeParameter("k_tgfb_induction", preset.values["k_tgfb_induction"].value, 0.05, 20.0),
-        FreeParameter("b_suppression_tgfb", preset.values["b_suppression_tgfb"].value, 0.1, 30.0),
+        FreeParameter("b_suppression_tgfb", preset.values["b_suppression_tgfb"].value, 0.1, 100.0),
+        # Th17 stayed low 6 months after UC-MSC (Liu 2011): allow a host response of months.
+        FreeParameter("k_tgfb_decay", preset.values["k_tgfb_decay"].value, LN2 / 365.0, LN2 / 2.0),
+        FreeParameter("msc_restraint", preset.values["msc_restraint"].value, 0.1, 50.0),
     )
 
     def residuals(values: dict[str, float]) -> Sequence[Residual]:

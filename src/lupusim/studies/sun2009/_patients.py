@@ -15,8 +15,13 @@ Assumptions (no source gives them), each stated where it is used:
   stopped; P1/P2 keep prednisone 5 mg/day, P3/P4 stop at 12 months;
 * comparator ``pilot_is_only``: NIH quarterly cyclophosphamide 0.75 g/m² to month 24
   and prednisone 20 mg/day to month 6, then 10 mg/day;
-* per-patient parameters: the first virtual patient, drawn from the human prior with the
-  patient's demographics, who meets the published inclusion criteria at day 0;
+* per-patient parameters: drawn from the human prior with the patient's demographics,
+  meeting the published inclusion criteria at day 0 and (by default) conditioned on the
+  published 18-month course (see ``draw_seed_patient``);
+* projection: a relapse (24-h protein > 1 g after remission, monthly visits) is treated
+  with prednisone 30 mg/day tapered to 5 mg over 6 months plus mycophenolate 2 g/day for
+  2 years; with ``--reinfuse-on-relapse`` a further arm re-infuses MSC (with the same
+  prednisone) instead;
 * projection uncertainty: extrinsic flare triggers (Poisson, 0.5/year, inflammation
   burst ~ Exp(mean 1)) and the host-MSC relaxation rate varied (CV 50 %).
 """
@@ -37,9 +42,10 @@ from lupusim.treatments import (
     FlareTrigger,
     GlucocorticoidTaper,
     MSCInfusion,
+    Mycophenolate,
     Prednisone,
     Regimen,
-    ReinfuseOnRelapse,
+    TreatOnRelapse,
     nih_cyclophosphamide,
 )
 
@@ -54,6 +60,15 @@ MSC_RECOVERY_CV = 0.5
 REMISSION_PROTEIN_G = 0.5
 RELAPSE_PROTEIN_G = 1.0
 VISIT_EVERY_DAYS = 30.0
+#: Relapse treatment in the projection (assumption, standard of care for a renal flare):
+#: prednisone 0.5 mg/kg-like 30 mg/day tapered over 6 months to 5 mg/day, with
+#: mycophenolate 2 g/day for 2 years (ALMS-style induction/maintenance).
+RESCUE_PREDNISONE = (
+    GlucocorticoidTaper(
+        ((0.0, 30.0), (30.0, 20.0), (60.0, 15.0), (90.0, 10.0), (180.0, 5.0)), 365.0
+    ),
+)
+RESCUE_THERAPY = (*RESCUE_PREDNISONE, Mycophenolate(0.0, 730.0, 2.0))
 
 PATIENT_VARIABLES = (
     "protein_24h_g",
@@ -142,34 +157,101 @@ def _grid(fine_until: float, end: float, fine_step: float, coarse_step: float) -
     return np.unique(np.concatenate([history, fine, coarse, [0.0, end]]))
 
 
-def select_virtual_patient(
-    patient: PublishedPatient, rng: np.random.Generator, max_tries: int = 4000, batch: int = 64
-) -> np.ndarray:
-    """First virtual patient from the prior meeting the inclusion criteria at day 0."""
+@dataclass(frozen=True)
+class PatientDraw:
+    """The virtual patient chosen for one seed patient, and what the prior predicts.
+
+    ``included`` candidates (drawn from the human prior with the patient's demographics)
+    met the published inclusion criteria at day 0; of them, ``stable_msc`` /
+    ``stable_is_only`` were in stable renal remission at 12 and 18 months under the
+    pilot_msc / pilot_is_only regimens — the model's prediction for such a patient.
+    """
+
+    patient_id: str
+    parameters: np.ndarray
+    conditioned_on_course: bool
+    included: int
+    stable_msc: int
+    stable_is_only: int
+
+
+def _meets_inclusion(obs: dict[str, np.ndarray], ok: np.ndarray) -> np.ndarray:
+    sledai = approximate_sledai2k(obs)
+    return np.asarray(
+        ok
+        & (sledai > 8)
+        & ((obs["protein_24h_g"] > 1.0) | (obs["creatinine_mg_dl"] > 1.5))
+        & (obs["egfr_ml_min_1_73m2"] >= 15.0)
+    )
+
+
+def _stable_remission(obs: dict[str, np.ndarray], times: np.ndarray) -> np.ndarray:
+    i0, i12, i18 = (int(np.searchsorted(times, d)) for d in (0.0, 365.0, PILOT_END_DAY))
+    protein, sledai = obs["protein_24h_g"], approximate_sledai2k(obs)
+    return np.asarray(
+        (protein[:, i12] < REMISSION_PROTEIN_G)
+        & (protein[:, i18] < REMISSION_PROTEIN_G)
+        & (sledai[:, i12] < sledai[:, i0])
+    )
+
+
+def draw_seed_patient(
+    patient: PublishedPatient,
+    rng: np.random.Generator,
+    condition_on_course: bool = True,
+    included_target: int = 100,
+    batch: int = 128,
+    max_candidates: int = 20000,
+) -> PatientDraw:
+    """Draw candidates until ``included_target`` meet the inclusion criteria.
+
+    Without conditioning, the patient is the first included candidate (a prior draw).
+    With it, the patient is the first included candidate whose simulated course matches
+    the published one (stable renal remission at 12 and 18 months after the infusion);
+    that choice uses the seed's reported outcome, so outcomes of conditioned patients are
+    not tests of the model — the prior-predictive counts are.
+    """
     preset = get_preset("human")
-    times = np.array([HISTORY_START_DAY, -1.0, 0.0])
-    regimen = Regimen("history", history_regimen())
-    tried = 0
-    while tried < max_tries:
+    times = np.array([HISTORY_START_DAY, 0.0, 365.0, PILOT_END_DAY])
+    msc, iso = pilot_msc_regimen(patient), pilot_is_only_regimen()
+    chosen: np.ndarray | None = None
+    first_included: np.ndarray | None = None
+    included = stable_msc = stable_iso = tried = 0
+    while included < included_target and tried < max_candidates:
         params = sample_parameters(preset, batch, rng)
         set_parameter(preset, params, "age_at_start_years", patient.age_years - 3.0)
         set_parameter(preset, params, "female", 1.0 if patient.female else 0.0)
         set_parameter(preset, params, "body_weight_kg", patient.weight_kg)
         y0 = np.array([preset.initial_state(p) for p in params])
-        res = simulate(preset.model, params, y0, [regimen] * batch, times)
-        obs = {k: v[:, -1] for k, v in res.observables().items()}
-        sledai = approximate_sledai2k(obs)
-        ok = (
-            res.ok
-            & (sledai > 8)
-            & ((obs["protein_24h_g"] > 1.0) | (obs["creatinine_mg_dl"] > 1.5))
-            & (obs["egfr_ml_min_1_73m2"] >= 15.0)
-        )
         tried += batch
-        hits = np.flatnonzero(ok)
-        if len(hits):
-            return params[hits[0]]
-    raise RuntimeError(f"no virtual patient met the inclusion criteria for {patient.patient_id}")
+        res_m = simulate(preset.model, params, y0, [msc] * batch, times)
+        obs_m = res_m.observables()
+        inc = _meets_inclusion({k: v[:, 1] for k, v in obs_m.items()}, res_m.ok)
+        if not inc.any():
+            continue
+        res_i = simulate(preset.model, params[inc], y0[inc], [iso] * int(inc.sum()), times)
+        good_m = _stable_remission({k: v[inc] for k, v in obs_m.items()}, times)
+        good_i = _stable_remission(res_i.observables(), times)
+        included += int(inc.sum())
+        stable_msc += int(good_m.sum())
+        stable_iso += int(good_i.sum())
+        if first_included is None:
+            first_included = params[inc][0]
+        if chosen is None and good_m.any():
+            chosen = params[inc][int(np.argmax(good_m))]
+    if first_included is None:
+        raise RuntimeError(
+            f"no virtual patient met the inclusion criteria for {patient.patient_id}"
+        )
+    use_condition = condition_on_course and chosen is not None
+    return PatientDraw(
+        patient.patient_id,
+        chosen if use_condition and chosen is not None else first_included,
+        use_condition,
+        included,
+        stable_msc,
+        stable_iso,
+    )
 
 
 def flare_triggers(rng: np.random.Generator, start: float, end: float) -> tuple[FlareTrigger, ...]:
@@ -216,7 +298,7 @@ def _run_arm(
         regimens,
         times,
         workers=workers,
-        progress=f"patients {arm}" if len(subject_ids) >= 50 else False,
+        progress=f"patients {arm}" if len(subject_ids) >= 20 else False,
     )
     obs = res.observables()
     obs["sledai2k"] = approximate_sledai2k(obs)
@@ -288,23 +370,35 @@ def run_projection(
             triggers.append(flare_triggers(rng, 0.0, PROJECTION_END_DAY))
     params = np.array(rows)
     by_id = {p.patient_id: p for p in SEED_PATIENTS}
+    rescue = TreatOnRelapse(
+        RESCUE_THERAPY,
+        "standard-of-care rescue on relapse",
+        start_day=VISIT_EVERY_DAYS,
+        check_every_days=VISIT_EVERY_DAYS,
+        remission_protein_g=REMISSION_PROTEIN_G,
+        relapse_protein_g=RELAPSE_PROTEIN_G,
+    )
     arms: dict[str, list[Regimen]] = {
         "projection_msc": [
-            pilot_msc_regimen(by_id[pid]).plus(*trig)
+            pilot_msc_regimen(by_id[pid]).plus(*trig, policies=(rescue,))
             for pid, trig in zip(pids, triggers, strict=True)
         ],
-        "projection_is_only": [pilot_is_only_regimen().plus(*trig) for trig in triggers],
+        "projection_is_only": [
+            pilot_is_only_regimen().plus(*trig, policies=(rescue,)) for trig in triggers
+        ],
     }
     if reinfuse_on_relapse:
-        policy = ReinfuseOnRelapse(
-            MSCInfusion(0.0, cells_per_kg=MSC_CELLS_PER_KG),
+        reinfuse = TreatOnRelapse(
+            (MSCInfusion(0.0, cells_per_kg=MSC_CELLS_PER_KG), *RESCUE_PREDNISONE),
+            "re-infuse MSC (+ prednisone) on relapse",
             start_day=VISIT_EVERY_DAYS,
             check_every_days=VISIT_EVERY_DAYS,
             remission_protein_g=REMISSION_PROTEIN_G,
             relapse_protein_g=RELAPSE_PROTEIN_G,
         )
         arms["projection_msc_reinfuse"] = [
-            r.plus(policies=(policy,)) for r in arms["projection_msc"]
+            pilot_msc_regimen(by_id[pid]).plus(*trig, policies=(reinfuse,))
+            for pid, trig in zip(pids, triggers, strict=True)
         ]
     return {
         arm: _run_arm(arm, subj, pids, params, regs, times, rng, workers)
@@ -370,11 +464,12 @@ __all__ = [
     "PATIENT_VARIABLES",
     "PROJECTION_VARIABLES",
     "SEED_PATIENTS",
+    "PatientDraw",
     "PatientRun",
     "PublishedPatient",
+    "draw_seed_patient",
     "patient_trajectories",
     "relapse_table",
     "run_pilot",
     "run_projection",
-    "select_virtual_patient",
 ]
