@@ -237,3 +237,24 @@ def test_bolus_event_is_exact() -> None:
 
     res = simulate(preset.model, p, y0, [_Raw()], np.array([0.0, 2.0, 3.0]))
     assert res.state("cum_prednisone")[0].tolist() == pytest.approx([0.0, 0.0, 1.25])
+
+
+@pytest.mark.parametrize("backend", ["rodas5p"])
+def test_rosenbrock_backend_agrees_with_lsoda_and_handles_policies(backend: str) -> None:
+    from lupusim.treatments import ReinfuseOnRelapse
+
+    preset = get_preset("human")
+    p = sample_parameters(preset, 4, np.random.default_rng(5))
+    y0 = np.array([preset.initial_state(r) for r in p])
+    base = Regimen("x", (*nih_cyclophosphamide(10.0, 0.75, 6), MSCInfusion(35.5, cells_per_kg=1e6)))
+    with_policy = base.plus(policies=(ReinfuseOnRelapse(MSCInfusion(0.0, cells_per_kg=1e6)),))
+    regs = [base, with_policy, base, with_policy]
+    times = np.arange(0.0, 400.0, 20.0)
+    tight = SolverOptions(rtol=1e-9, atol=1e-12)
+    ref = simulate(preset.model, p, y0, regs, times, options=tight)
+    fast = simulate(preset.model, p, y0, regs, times, options=tight, backend=backend, workers=2)
+    assert fast.ok.all()
+    scale = np.abs(ref.states).max(axis=(0, 1))
+    np.testing.assert_allclose(fast.states, ref.states, rtol=1e-4, atol=1e-7 * scale.max())
+    with pytest.raises(ValueError, match="unknown backend"):
+        simulate(preset.model, p, y0, regs, times, backend="euler")  # type: ignore[arg-type]

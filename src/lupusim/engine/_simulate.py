@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -15,8 +15,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from lupusim.engine._events import Event, Policy
 from lupusim.engine._result import SimulationResult
 from lupusim.engine._solver import SolverOptions, SubjectOutcome, integrate_subject
-from lupusim.model._codegen import compile_model
+from lupusim.model._codegen import CompiledModel, compile_model
 from lupusim.model._spec import ModelSpec
+
+Backend = Literal["lsoda", "rodas5p", "rodas4"]
+BACKENDS: tuple[str, ...] = ("lsoda", "rodas5p", "rodas4")
+RODAS_BATCH = 256
 
 
 class Regimen(Protocol):
@@ -57,6 +61,44 @@ def _run_chunk(task: _Task) -> tuple[int, list[SubjectOutcome]]:
     return task.start, outcomes
 
 
+def _run_rodas(
+    compiled: CompiledModel,
+    params: np.ndarray,
+    init: np.ndarray,
+    grid: np.ndarray,
+    events: tuple[tuple[Event, ...], ...],
+    opts: SolverOptions,
+    method: str,
+    indices: list[int],
+    n_threads: int,
+    outcomes: list[SubjectOutcome | None],
+    advance: Callable[[int], None],
+) -> None:
+    import numba
+
+    from lupusim.engine._rodas import integrate_batch_rodas
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    try:
+        for a in range(0, len(indices), RODAS_BATCH):
+            idx = indices[a : a + RODAS_BATCH]
+            outs = integrate_batch_rodas(
+                compiled,
+                params[idx],
+                init[idx],
+                grid,
+                [events[i] for i in idx],
+                opts,
+                method=method,
+            )
+            for i, out in zip(idx, outs, strict=True):
+                outcomes[i] = out
+            advance(len(idx))
+    finally:
+        numba.set_num_threads(previous)
+
+
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, n, size):
         yield start, min(n, start + size)
@@ -81,6 +123,7 @@ def simulate(
     workers: int = 1,
     chunk_size: int = 64,
     progress: bool | str = False,
+    backend: Backend = "lsoda",
 ) -> SimulationResult:
     """Simulate ``N`` subjects on the output grid ``times`` (days).
 
@@ -92,6 +135,10 @@ def simulate(
     regimens: one per subject; its events act at their exact times.
     workers: processes to use (0 = one per core). Results do not depend on it.
     progress: show a progress bar (a string gives its label).
+    backend: ``"lsoda"`` (scipy's ODEPACK LSODA per subject, the reference) or a
+        Rosenbrock method compiled with numba, ``"rodas5p"`` or ``"rodas4"``
+        (:mod:`lupusim.engine._rodas`), which runs subjects on ``workers`` threads.
+        Subjects whose regimen has policies always use LSODA (policies run in Python).
 
     Every subject gets a status; a failed subject keeps NaN after its failure time and
     is reported in ``result.status``/``result.messages``, never silently dropped.
@@ -115,6 +162,8 @@ def simulate(
     events = tuple(tuple(r.events(model, params[i])) for i, r in enumerate(regimens))
     policies = tuple(tuple(r.policies) for r in regimens)
 
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     n_workers = default_workers() if workers == 0 else workers
     size = max(1, min(chunk_size, -(-n // max(1, n_workers))))
     tasks = [
@@ -132,10 +181,42 @@ def simulate(
         disable=not progress,
         transient=False,
     )
-    compile_model(model)  # compile once before forking
+    compiled = compile_model(model)  # compile once before forking
     with bar:
         tid = bar.add_task(label, total=n)
-        if n_workers <= 1 or len(tasks) == 1:
+        if backend != "lsoda":
+            rodas_idx = [i for i in range(n) if not policies[i]]
+            _run_rodas(
+                compiled,
+                params,
+                init,
+                grid,
+                events,
+                opts,
+                backend,
+                rodas_idx,
+                n_workers,
+                outcomes,
+                lambda k: bar.advance(tid, k),
+            )
+            # Subjects with policies fall through to LSODA below.
+            tasks = [
+                _Task(
+                    model,
+                    params[i : i + 1],
+                    init[i : i + 1],
+                    grid,
+                    events[i : i + 1],
+                    policies[i : i + 1],
+                    opts,
+                    i,
+                )
+                for i in range(n)
+                if policies[i]
+            ]
+        if not tasks:
+            pass
+        elif n_workers <= 1 or len(tasks) == 1:
             for task in tasks:
                 start, outs = _run_chunk(task)
                 outcomes[start : start + len(outs)] = outs
