@@ -64,9 +64,13 @@ Assumptions used to compare simulations with published targets (sun2009):
   mycophenolate 2 g/day for 2 years; assumption), or by MSC re-infusion on request.
 * Projection uncertainty: extrinsic flare triggers (Poisson 0.5/year, an inflammation
   burst ~ Exp(mean 1)) and the host-MSC relaxation rate (CV 50 %) — assumptions.
-* SLEDAI-2K of virtual patients is approximate (`lupusim.observe`): each descriptor from
-  an observable threshold, laboratory thresholds from the instrument (SPEC §1.2), organ
-  thresholds assumptions, until simulated visits are scored by `lupusim.clinical`.
+* SLEDAI-2K of virtual patients is scored by `lupusim.clinical` from a virtual visit
+  table (`lupusim.observe.visit_table`): laboratory values go in as numbers (the
+  instrument's thresholds, SPEC §1.2, with C3 LLN 0.9 g/L, C4 LLN 0.1 g/L and anti-dsDNA
+  ULN 30 IU/mL as assumed reference limits); organ descriptors are booleans from
+  organ-activity thresholds (assumptions): casts renal activity > 0.8, rash skin > 0.3,
+  alopecia > 0.6, mucosal ulcers > 0.9, arthritis joint > 0.4, a CNS descriptor CNS > 0.5,
+  fever inflammation > 1.5.
 
 Treatment conversions (`lupusim.treatments`):
 

@@ -1,7 +1,8 @@
-"""From model states to what a clinic observes: events, approximate scores."""
+"""From model states to what a clinic observes: events, visit tables, SLEDAI-2K."""
 
 from lupusim.observe._hazard_events import alive_matrix, first_crossing_times, sample_event_times
 from lupusim.observe._sledai_approx import THRESHOLDS, approximate_sledai2k
+from lupusim.observe._visits import sledai2k, visit_table
 
 __all__ = [
     "THRESHOLDS",
@@ -9,4 +10,6 @@ __all__ = [
     "approximate_sledai2k",
     "first_crossing_times",
     "sample_event_times",
+    "sledai2k",
+    "visit_table",
 ]

@@ -4,8 +4,9 @@ Each SLEDAI-2K descriptor (Gladman 2002; weights as ../shared/clinical/SPEC.md Â
 is scored present when the observable it stands for crosses a threshold. Laboratory
 thresholds are the instrument's own; the organ-activity thresholds (skin, joints,
 CNS, casts, fever) are assumptions of this approximation, listed in ``THRESHOLDS``.
-It is a placeholder for scoring observed visit tables with ``lupusim.clinical`` and is
-labelled approximate wherever it is reported.
+Reported SLEDAI-2K values are scored by ``lupusim.clinical`` from the virtual visit
+table (:func:`lupusim.observe.sledai2k`); this vectorised version gives the same numbers
+(a test checks it) and serves hot loops such as calibration and patient selection.
 """
 
 from __future__ import annotations

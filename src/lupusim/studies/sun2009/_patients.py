@@ -35,7 +35,12 @@ import pandas as pd
 
 from lupusim.engine import SimulationResult, simulate
 from lupusim.model import get_preset
-from lupusim.observe import alive_matrix, approximate_sledai2k, first_crossing_times
+from lupusim.observe import (
+    alive_matrix,
+    approximate_sledai2k,
+    first_crossing_times,
+)
+from lupusim.observe import sledai2k as visit_sledai2k
 from lupusim.population import sample_parameters, set_parameter
 from lupusim.treatments import (
     Dose,
@@ -301,7 +306,8 @@ def _run_arm(
         progress=f"patients {arm}" if len(subject_ids) >= 20 else False,
     )
     obs = res.observables()
-    obs["sledai2k"] = approximate_sledai2k(obs)
+    # SLEDAI-2K scored by lupusim.clinical from the virtual visit table.
+    obs["sledai2k"] = visit_sledai2k(obs, times, subject_ids)
     window = times >= 0.0
     death = np.full(len(subject_ids), np.inf)
     death_in_window = first_crossing_times(

@@ -382,8 +382,10 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
         "solver_failures": failures,
         "settings": {k: str(v) for k, v in asdict(options).items()},
         "notes": [
-            "sledai2k is an approximation from model observables (lupusim.observe); it will "
-            "be replaced by lupusim.clinical scoring of simulated visit tables.",
+            "sledai2k is scored by lupusim.clinical (SLEDAI-2K) from virtual visit tables; "
+            "laboratory descriptors use the instrument's thresholds, organ descriptors "
+            "(rash, arthritis, CNS, casts, fever) organ-activity thresholds (assumptions, "
+            "docs/model.md).",
             "Per-patient values of the four seed patients were not published; P1–P4 are "
             "virtual patients with the published demographics meeting the inclusion criteria"
             + (
