@@ -77,3 +77,17 @@ def test_docs_model_md_is_generated_from_the_model() -> None:
 def test_unknown_preset_is_a_clear_error() -> None:
     with pytest.raises(KeyError, match="unknown preset"):
         get_preset("nzb_w")
+
+
+@pytest.mark.parametrize("preset_name", ["mrl_lpr", "human"])
+def test_scalar_observables_match_the_vectorised_ones(preset_name: str) -> None:
+    preset = get_preset(preset_name)
+    model = compile_model(preset.model)
+    rng = np.random.default_rng(1)
+    y = preset.initial_state() + rng.uniform(0.0, 0.8, size=model.n_states)
+    p, u = preset.parameter_vector(), np.array([12.0, 1.0, 0.0, 200.0])
+    vec = model.observables(np.asarray(40.0), y[None], p[None], u[None])
+    for name in preset.model.observable_names:
+        assert model.observable_at(name, 40.0, y, p, u) == pytest.approx(float(vec[name][0]))
+    with pytest.raises(KeyError, match="unknown observable"):
+        model.observable_at("nope", 0.0, y, p, u)

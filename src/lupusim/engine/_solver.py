@@ -110,8 +110,12 @@ def integrate_subject(
         nonlocal pending
         if not policies or t not in check_set:
             return
-        obs_arrays = model.observables(np.asarray(t), y[None, :], p[None, :], u[None, :])
-        obs = {k: float(v.reshape(-1)[0]) for k, v in obs_arrays.items()}
+        needed = {n for pol in policies for n in getattr(pol, "needs", ())}
+        if needed and all(isinstance(n, str) for n in needed):
+            obs = {n: model.observable_at(n, t, y, p, u) for n in needed}
+        else:
+            arrays = model.observables(np.asarray(t), y[None, :], p[None, :], u[None, :])
+            obs = {k: float(v.reshape(-1)[0]) for k, v in arrays.items()}
         for pol, mem in zip(policies, memories, strict=True):
             new = pol.decide(t, obs, mem, spec, p)
             for ev in new:

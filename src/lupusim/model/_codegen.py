@@ -135,6 +135,12 @@ class CompiledModel:
         """Observables on arrays: ``y[..., state]``, ``p[..., param]``, ``u[..., input]``."""
         return _observable_functions(self.spec)(t, y, p, u)
 
+    def observable_at(
+        self, name: str, t: float, y: np.ndarray, p: np.ndarray, u: np.ndarray
+    ) -> float:
+        """One observable for one subject at one time (fast path for policies)."""
+        return float(_single_observable(self.spec, name)(t, y, p, u))
+
 
 @cache
 def _observable_functions(
@@ -163,6 +169,26 @@ def _observable_functions(
         }
 
     return evaluate
+
+
+@cache
+def _single_observable(
+    spec: ModelSpec, name: str
+) -> Callable[[float, np.ndarray, np.ndarray, np.ndarray], float]:
+    try:
+        obs = next(o for o in spec.observables if o.name == name)
+    except StopIteration:
+        raise KeyError(f"unknown observable {name!r}") from None
+    mapping = {s.symbol: sp.Symbol(f"y[{i}]") for i, s in enumerate(spec.states)}
+    mapping |= {prm.symbol: sp.Symbol(f"p[{i}]") for i, prm in enumerate(spec.parameters)}
+    mapping |= {inp.symbol: sp.Symbol(f"u[{i}]") for i, inp in enumerate(spec.inputs)}
+    expr = obs.expression.xreplace(mapping)
+    printer = _ScalarPrinter({"fully_qualified_modules": True})
+    source = f"def f(t, y, p, u):\n    return {printer.doprint(expr)}\n"
+    namespace: dict[str, object] = {"math": __import__("math")}
+    exec(compile(source, f"<observable {name}>", "exec"), namespace)
+    fn = namespace["f"]
+    return fn  # type: ignore[return-value]
 
 
 @cache

@@ -94,6 +94,7 @@ class TreatOnRelapse:
     relapse_protein_g: float = 1.0
     min_interval_days: float = 180.0
     max_treatments: int = 10
+    needs: tuple[str, ...] = ("protein_24h_g",)
 
     def check_times(self, t0: float, t_end: float) -> Sequence[float]:
         first = max(t0, self.start_day)
