@@ -205,8 +205,9 @@ def draw_seed_patient(
     rng: np.random.Generator,
     condition_on_course: bool = True,
     included_target: int = 100,
-    batch: int = 128,
+    batch: int = 256,
     max_candidates: int = 20000,
+    workers: int = 1,
 ) -> PatientDraw:
     """Draw candidates until ``included_target`` meet the inclusion criteria.
 
@@ -229,12 +230,14 @@ def draw_seed_patient(
         set_parameter(preset, params, "body_weight_kg", patient.weight_kg)
         y0 = np.array([preset.initial_state(p) for p in params])
         tried += batch
-        res_m = simulate(preset.model, params, y0, [msc] * batch, times)
+        res_m = simulate(preset.model, params, y0, [msc] * batch, times, workers=workers)
         obs_m = res_m.observables()
         inc = _meets_inclusion({k: v[:, 1] for k, v in obs_m.items()}, res_m.ok)
         if not inc.any():
             continue
-        res_i = simulate(preset.model, params[inc], y0[inc], [iso] * int(inc.sum()), times)
+        res_i = simulate(
+            preset.model, params[inc], y0[inc], [iso] * int(inc.sum()), times, workers=workers
+        )
         good_m = _stable_remission({k: v[inc] for k, v in obs_m.items()}, times)
         good_i = _stable_remission(res_i.observables(), times)
         included += int(inc.sum())

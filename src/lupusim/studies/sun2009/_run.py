@@ -352,7 +352,9 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     t1 = time.perf_counter()
     with console.status("patients: drawing P1–P4 and simulating the 18-month pilot"):
         draws = {
-            p.patient_id: _patients.draw_seed_patient(p, rng, options.condition_on_course)
+            p.patient_id: _patients.draw_seed_patient(
+                p, rng, options.condition_on_course, workers=options.workers
+            )
             for p in _patients.SEED_PATIENTS
         }
         patients = {pid: d.parameters for pid, d in draws.items()}
