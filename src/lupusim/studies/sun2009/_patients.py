@@ -324,10 +324,25 @@ def _run_arm(
     )
 
 
+def rescue_policy() -> TreatOnRelapse:
+    """Standard-of-care treatment of a renal relapse at a monthly visit (assumption)."""
+    return TreatOnRelapse(
+        RESCUE_THERAPY,
+        "standard-of-care rescue on relapse",
+        start_day=VISIT_EVERY_DAYS,
+        check_every_days=VISIT_EVERY_DAYS,
+        remission_protein_g=REMISSION_PROTEIN_G,
+        relapse_protein_g=RELAPSE_PROTEIN_G,
+    )
+
+
 def run_pilot(
     patients: dict[str, np.ndarray], rng: np.random.Generator, workers: int = 1
 ) -> dict[str, PatientRun]:
-    """The four nominal patients, with and without MSC, to 18 months + 10 years."""
+    """The four nominal patients, with and without MSC, to 18 months + 10 years.
+
+    No extrinsic flare triggers (the nominal course); relapses are treated as standard of
+    care, as in the projection."""
     times = _grid(PILOT_END_DAY, PROJECTION_END_DAY, 1.0, 7.0)
     ids = [p.patient_id for p in SEED_PATIENTS]
     params = np.array([patients[i] for i in ids])
@@ -337,7 +352,7 @@ def run_pilot(
             ids,
             ids,
             params,
-            [pilot_msc_regimen(p) for p in SEED_PATIENTS],
+            [pilot_msc_regimen(p).plus(policies=(rescue_policy(),)) for p in SEED_PATIENTS],
             times,
             rng,
             workers,
@@ -347,7 +362,7 @@ def run_pilot(
             ids,
             ids,
             params,
-            [pilot_is_only_regimen()] * len(ids),
+            [pilot_is_only_regimen().plus(policies=(rescue_policy(),))] * len(ids),
             times,
             rng,
             workers,
@@ -379,14 +394,7 @@ def run_projection(
             triggers.append(flare_triggers(rng, 0.0, PROJECTION_END_DAY))
     params = np.array(rows)
     by_id = {p.patient_id: p for p in SEED_PATIENTS}
-    rescue = TreatOnRelapse(
-        RESCUE_THERAPY,
-        "standard-of-care rescue on relapse",
-        start_day=VISIT_EVERY_DAYS,
-        check_every_days=VISIT_EVERY_DAYS,
-        remission_protein_g=REMISSION_PROTEIN_G,
-        relapse_protein_g=RELAPSE_PROTEIN_G,
-    )
+    rescue = rescue_policy()
     arms: dict[str, list[Regimen]] = {
         "projection_msc": [
             pilot_msc_regimen(by_id[pid]).plus(*trig, policies=(rescue,))
