@@ -113,6 +113,15 @@ def _maxrss_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (all threads) and its reaped children."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 # --------------------------------------------------------------------------- engines
 # Each engine is a factory: given the workload it returns (warm_up, run); run(n) simulates
 # the first n subjects and returns (states (n, T, S), number of failed subjects).
@@ -341,15 +350,18 @@ def _run_case(case: Case) -> dict[str, Any]:
         t = time.perf_counter()
         warm()
         warmup_s = time.perf_counter() - t
+        cpu0 = _cpu_s()
         t = time.perf_counter()
         states, failed = run(case.n_run)
         wall = time.perf_counter() - t
+        cpu = _cpu_s() - cpu0
     except Exception:  # report, never hide, a broken engine
         return {"error": traceback.format_exc()}
     return {
         "import_s": import_s,
         "warmup_s": warmup_s,
         "wall_s_run": wall,
+        "cpu_s_run": cpu,
         "failed": failed,
         "states": states[: case.ref_n].copy(),
         "rss_self_mib": _maxrss_mib(resource.RUSAGE_SELF),
@@ -422,6 +434,7 @@ def _tables(rows: list[dict[str, Any]]) -> tuple[str, str]:
         ("subj-yr/s", "subject_years_per_s", ",.0f"),
         ("cores", "cores", "d"),
         ("subj-yr/s/core", "subject_years_per_s_per_core", ",.0f"),
+        ("CPU ms/subj-yr", "cpu_ms_per_subject_year", ".2f"),
         ("warm-up s", "warmup_s", ".2f"),
         ("peak RSS MiB", "peak_rss_mib", ",.0f"),
         ("max rel err", "max_rel_error", ".1e"),
@@ -471,6 +484,7 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     workers = cores if args.workers == 0 else args.workers
     started = time.perf_counter()
+    load_start = os.getloadavg()
 
     from lupusim.model import get_preset
     from lupusim.population import sample_parameters
@@ -512,10 +526,13 @@ def main() -> None:
         return 1
 
     def measure(engine: str, rtol: float, atol: float, n: int) -> dict[str, Any]:
+        # Sizes above the subset run the subset first unless the previous size shows
+        # the full run fits; a subset that shows it fits is followed by the full run.
         est = per_subject.get((engine, rtol))
         n_run = n
         if n > args.subset and (est is None or est * n > args.max_seconds):
             n_run = args.subset
+            est = None
         case = Case(engine, n, n_run, rtol, atol, workers, ref_n, data)
         t = time.perf_counter()
         out = _in_subprocess(case)
@@ -529,6 +546,7 @@ def main() -> None:
             return measure(engine, rtol, atol, n)
         per_subject[(engine, rtol)] = out["wall_s_run"] / n_run
         wall = out["wall_s_run"] * n / n_run
+        cpu = out["cpu_s_run"] * n / n_run
         n_cores = cores_of(engine, n_run)
         n_procs = n_cores if engine == "lupusim-lsoda" and n_cores > 1 else 0
         sy = n * span_years
@@ -541,6 +559,8 @@ def main() -> None:
             subject_years_per_s=sy / wall,
             cores=n_cores,
             subject_years_per_s_per_core=sy / wall / n_cores,
+            cpu_s=cpu,
+            cpu_ms_per_subject_year=1e3 * cpu / sy,
             warmup_s=out["warmup_s"],
             import_s=out["import_s"],
             # worker processes (lupusim LSODA) counted as n_procs × the largest child's
@@ -554,6 +574,7 @@ def main() -> None:
             failed_in_run=out["failed"],
             max_rel_error=_max_rel_error(out["states"], ref),
             case_seconds=time.perf_counter() - t,
+            load_average_1min_after=os.getloadavg()[0],
         )
         for k in ("schedules", "sbml_export_s", "rr_load_s"):
             if k in out:
@@ -567,6 +588,7 @@ def main() -> None:
         print(
             f"  {engine:<16} rtol {rtol:.0e} N={n:>7,}: {wall:8.2f} s"
             f"{' (extrapolated from ' + format(n_run, ',') + ')' if n_run < n else ''}, "
+            f"CPU {row['cpu_ms_per_subject_year']:.2f} ms/subj-yr, "
             f"warm-up {out['warmup_s']:.2f} s, err {row['max_rel_error']:.1e}, "
             f"failed {out['failed']}/{n_run}{reload} [{row['case_seconds']:.0f} s]",
             flush=True,
@@ -625,6 +647,7 @@ def main() -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
+        "load_average_at_start": load_start,
         "load_average_at_end": os.getloadavg(),
         "total_seconds": time.perf_counter() - started,
         "setup": {

@@ -305,3 +305,51 @@ def test_summarise_absent_panel_is_empty() -> None:
     table = summarise_panel(_three_subjects(), "mouse", "c3_g_l")
     assert table.empty
     assert list(table.columns) == ["group", "time_days", "low", "mid", "high", "n"]
+
+
+def test_calibration_fit_is_rendered_as_a_table(tmp_path: Path) -> None:
+    """summary['calibration'] rows become a goodness-of-fit table with flagged misfits."""
+    import pandas as pd
+
+    from lupusim.report import render_study_report
+
+    frame = pd.DataFrame(
+        {
+            "study": ["s"] * 2,
+            "group": ["g"] * 2,
+            "subject": ["a"] * 2,
+            "time_days": [0.0, 1.0],
+            "variable": ["x"] * 2,
+            "value": [1.0, 2.0],
+        }
+    )
+    summary = {
+        "targets": [],
+        "calibration": [
+            {
+                "problem": "mouse",
+                "target_id": "M5",
+                "description": "median ACR",
+                "simulated": 1200.0,
+                "published": 623.0,
+                "scale": 0.405,
+                "log_scale": True,
+                "residual": 1.62,
+            },
+            {
+                "problem": "human_soc",
+                "target_id": "S4",
+                "description": "median UPCR",
+                "simulated": 1.32,
+                "published": 1.30,
+                "scale": 0.26,
+                "log_scale": True,
+                "residual": 0.06,
+            },
+        ],
+    }
+    out = tmp_path / "r.html"
+    render_study_report("t", frame, summary, [], out)
+    html = out.read_text()
+    assert "Calibration: goodness of fit" in html
+    assert 'class="num bad">1.62' in html and 'class="num ok">0.06' in html

@@ -121,6 +121,7 @@ def render_study_report(
         "targets": targets,
         "comparisons": _comparisons(summary.get("comparisons")),
         "settings": _settings(summary.get("settings")),
+        "calibration": _calibration(summary.get("calibration")),
         "studies": studies,
         "any_alive_masked": any_masked,
         "general_figure_notes": general_notes,
@@ -255,8 +256,36 @@ def _settings(raw: Any) -> list[tuple[str, str]]:
     return [(str(k), _fmt(v)) for k, v in raw.items()]
 
 
+def _calibration(raw: Any) -> list[dict[str, str]]:
+    """Rows of a calibration fit: problem, target, simulated, published, residual."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        return []
+    rows = []
+    for entry in raw:
+        if not isinstance(entry, Mapping):
+            continue
+        residual = entry.get("residual")
+        bad = isinstance(residual, int | float) and abs(float(residual)) > 1.0
+        scale = _fmt(entry.get("scale", ""))
+        if entry.get("log_scale"):
+            scale = f"log, {scale}"
+        rows.append(
+            {
+                "problem": _fmt(entry.get("problem", "")),
+                "target_id": _fmt(entry.get("target_id", "")),
+                "description": _fmt(entry.get("description", "")),
+                "simulated": _fmt(entry.get("simulated", "")),
+                "published": _fmt(entry.get("published", "")),
+                "scale": scale,
+                "residual": _fmt(residual),
+                "css": "bad" if bad else "ok",
+            }
+        )
+    return rows
+
+
 def _other(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    skip = {"targets", "comparisons", "settings"}
+    skip = {"targets", "comparisons", "settings", "calibration"}
     out = []
     for key, value in summary.items():
         if key in skip:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from lupusim.engine import simulate
 from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, write_json
 from lupusim.model import compile_model, get_preset, model_hash
+from lupusim.observe import sample_event_times
 from lupusim.studies.sun2009 import _mouse, _patients, _targets
 from lupusim.treatments import MSCInfusion, Regimen
 
@@ -95,10 +98,24 @@ def _prior_predictive(draws: dict[str, _patients.PatientDraw]) -> dict[str, dict
     }
 
 
+def _infection_rate(run: _patients.PatientRun, rng: np.random.Generator) -> float:
+    """Serious infections per 100 patient-years from day 0, sampled as events from the
+    cumulative infection hazard (time rescaling), counted while alive."""
+    window = run.times >= 0.0
+    t = run.times[window]
+    events = sample_event_times(t, run.observables["cum_hazard_infection"][:, window], rng)
+    alive = np.nan_to_num(run.alive[:, window])
+    years = float(np.sum(np.trapezoid(alive, t, axis=1))) / YEAR
+    death = [t[np.argmax(a < 1)] if (a < 1).any() else np.inf for a in alive]
+    count = sum(int(np.sum(ev < d)) for ev, d in zip(events, death, strict=True))
+    return 100.0 * count / years if years > 0 else float("nan")
+
+
 def _patient_comparisons(
     pilot: dict[str, _patients.PatientRun],
     projection: dict[str, _patients.PatientRun],
     conditioned: bool,
+    rng: np.random.Generator,
 ) -> dict[str, dict[str, Any]]:
     msc, iso = pilot["pilot_msc"], pilot["pilot_is_only"]
     out: dict[str, dict[str, Any]] = {}
@@ -159,6 +176,7 @@ def _patient_comparisons(
                 "reached_remission": float(np.mean(np.isfinite(rel["first_remission_day"]))),
                 "relapsed_after_remission": float(np.mean(np.isfinite(rel["first_relapse_day"]))),
                 "alive_at_end": float(np.nanmean(run.alive[:, -1])),
+                "serious_infections_per_100_patient_years": _infection_rate(run, rng),
                 "reinfusions_per_patient": float(
                     np.mean(
                         [
@@ -327,6 +345,20 @@ def _published_points() -> list[Any]:
     ]
 
 
+def calibration_fit() -> list[dict[str, Any]]:
+    """Residuals of every target in the packaged calibration (calibration.json)."""
+    path = resources.files("lupusim.model").joinpath("data/calibration.json")
+    if not path.is_file():
+        return []
+    payload = json.loads(path.read_text())
+    rows = []
+    for preset in payload["presets"].values():
+        for problem in preset["problems"]:
+            for r in problem["residuals"]:
+                rows.append({"problem": problem["problem"], **r})
+    return rows
+
+
 def reproduce(options: Sun2009Options) -> dict[str, Any]:
     """Run both parts and write summary.json, trajectories.parquet, report.html, manifest."""
     if options.per_group < 1 or options.replicates < 1:
@@ -371,7 +403,7 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     comparisons = {
         **_mouse_comparisons(groups),
         **_prior_predictive(draws),
-        **_patient_comparisons(pilot, projection, options.condition_on_course),
+        **_patient_comparisons(pilot, projection, options.condition_on_course, rng),
     }
     failures = {
         "mouse": int(sum((~g.result.ok).sum() for g in groups.values())),
@@ -379,6 +411,7 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     }
     summary: dict[str, Any] = {
         "study": "sun2009",
+        "calibration": calibration_fit(),
         "targets": targets,
         "comparisons": comparisons,
         "solver_failures": failures,
