@@ -15,43 +15,33 @@ import sympy as sp
 
 
 @dataclass(frozen=True)
-class State:
+class _Symbolic:
+    """A named, unit-carrying symbol of the model."""
+
+    name: str
+    unit: str
+    description: str
+
+    @property
+    def symbol(self) -> sp.Symbol:
+        return sp.Symbol(self.name, real=True)
+
+
+@dataclass(frozen=True)
+class State(_Symbolic):
     """A state variable of the ODE system."""
 
-    name: str
-    unit: str
-    description: str
     lower_bound: float = 0.0
 
-    @property
-    def symbol(self) -> sp.Symbol:
-        return sp.Symbol(self.name, real=True)
-
 
 @dataclass(frozen=True)
-class Parameter:
+class Parameter(_Symbolic):
     """A model parameter; its value and provenance live in a species preset."""
 
-    name: str
-    unit: str
-    description: str
-
-    @property
-    def symbol(self) -> sp.Symbol:
-        return sp.Symbol(self.name, real=True)
-
 
 @dataclass(frozen=True)
-class Input:
+class Input(_Symbolic):
     """A piecewise-constant input set by a regimen (e.g. a daily oral drug dose)."""
-
-    name: str
-    unit: str
-    description: str
-
-    @property
-    def symbol(self) -> sp.Symbol:
-        return sp.Symbol(self.name, real=True)
 
 
 @dataclass(frozen=True)

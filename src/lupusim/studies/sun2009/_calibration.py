@@ -48,6 +48,13 @@ from lupusim.treatments import (
 ACCESS_TAPER = GlucocorticoidTaper(
     ((0.0, 60.0), (14.0, 40.0), (28.0, 30.0), (42.0, 20.0), (56.0, 15.0), (84.0, 10.0))
 )
+#: targets S3–S6: (id, window, day simulated, published median UPCR g/g)
+ACCESS_UPCR_MEDIANS = (
+    ("S3", "at baseline", 0.0, 3.18),
+    ("S4", "days 36-70", 53.0, 1.30),
+    ("S5", "days 127-210", 168.0, 0.52),
+    ("S6", "days 301-420", 360.0, 0.29),
+)
 ACCESS_FEMALE_SHARE = 0.85  # assumption: lupus nephritis trials are ~85-90 % women
 DEFAULT_WEIGHT_KG = 65.0  # assumption
 SOC_HISTORY_DAYS = 365.0  # assumption: a year of untreated disease before the flare
@@ -254,37 +261,16 @@ def human_soc_problem(n: int = 200, seed: int = 2) -> CalibrationProblem:
                 0.31,
                 0.08,
             ),
-            Residual(
-                "S3",
-                "median UPCR at baseline, g/g",
-                float(np.median(base[included])),
-                3.18,
-                float(np.log(1.3)),
-                log=True,
-            ),
-            Residual(
-                "S4",
-                "median UPCR days 36-70, g/g",
-                float(np.median(at(53.0)[included])),
-                1.30,
-                float(np.log(1.3)),
-                log=True,
-            ),
-            Residual(
-                "S5",
-                "median UPCR days 127-210, g/g",
-                float(np.median(at(168.0)[included])),
-                0.52,
-                float(np.log(1.3)),
-                log=True,
-            ),
-            Residual(
-                "S6",
-                "median UPCR days 301-420, g/g",
-                float(np.median(at(360.0)[included])),
-                0.29,
-                float(np.log(1.3)),
-                log=True,
+            *(
+                Residual(
+                    tid,
+                    f"median UPCR {label}, g/g",
+                    float(np.median(at(day)[included])),
+                    published,
+                    float(np.log(1.3)),
+                    log=True,
+                )
+                for tid, label, day, published in ACCESS_UPCR_MEDIANS
             ),
         ]
 
