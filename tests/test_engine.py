@@ -258,3 +258,32 @@ def test_rosenbrock_backend_agrees_with_lsoda_and_handles_policies(backend: str)
     np.testing.assert_allclose(fast.states, ref.states, rtol=1e-4, atol=1e-7 * scale.max())
     with pytest.raises(ValueError, match="unknown backend"):
         simulate(preset.model, p, y0, regs, times, backend="euler")  # type: ignore[arg-type]
+
+
+def test_streaming_in_chunks_equals_one_call(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from lupusim.engine import simulate_streaming
+    from lupusim.io import ParquetTrajectorySink
+
+    preset = get_preset("mrl_lpr")
+    p = sample_parameters(preset, 7, np.random.default_rng(4))
+    y0 = np.array([preset.initial_state(r) for r in p])
+    regs = [Regimen("msc", (MSCInfusion(100.0, cells=1e6),))] * 7
+    times = np.arange(28.0, 141.0, 7.0)
+    whole = simulate(preset.model, p, y0, regs, times).observables()
+    ids = [f"m{i}" for i in range(7)]
+    path = tmp_path / "t.parquet"
+    with ParquetTrajectorySink(path, ["urine_acr_mg_g", "treg_pct_cd4"], ids, "g") as sink:
+        counts = simulate_streaming(preset.model, p, y0, regs, times, sink, chunk_size=3)
+    assert counts == {"subjects": 7, "failed": 0}
+    frame = pd.read_parquet(path)
+    assert len(frame) == 7 * len(times) * 2
+    acr = (
+        frame[frame["variable"] == "urine_acr_mg_g"]
+        .pivot(index="subject", columns="time_days", values="value")
+        .loc[ids]
+    )
+    np.testing.assert_array_equal(acr.to_numpy(), whole["urine_acr_mg_g"])
+    with pytest.raises(ValueError, match="chunk_size"):
+        simulate_streaming(preset.model, p, y0, regs, times, sink, chunk_size=0)

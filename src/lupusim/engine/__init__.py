@@ -15,6 +15,7 @@ from lupusim.engine._solver import (
     SolverOptions,
     integrate_subject,
 )
+from lupusim.engine._stream import ChunkSink, simulate_streaming
 
 __all__ = [
     "BACKENDS",
@@ -23,6 +24,7 @@ __all__ = [
     "STATUS_SOLVER_FAILED",
     "Backend",
     "Bolus",
+    "ChunkSink",
     "Event",
     "Policy",
     "RateChange",
@@ -32,4 +34,5 @@ __all__ = [
     "default_workers",
     "integrate_subject",
     "simulate",
+    "simulate_streaming",
 ]

@@ -1,9 +1,11 @@
-"""Input/output: manifests and JSON (results stores and exports come later)."""
+"""Input/output: manifests, JSON, streamed trajectory files, SBML export."""
 
 from lupusim.io._manifest import build_manifest, file_sha256, git_commit, write_json
 from lupusim.io._sbml import export_sbml, model_to_sbml, validate_sbml
+from lupusim.io._trajectories import ParquetTrajectorySink
 
 __all__ = [
+    "ParquetTrajectorySink",
     "build_manifest",
     "export_sbml",
     "file_sha256",
