@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
 from lupusim.engine import Bolus, SolverOptions, simulate
+from lupusim.engine._events import RateChange
 from lupusim.model import compile_model, get_preset
 from lupusim.population import sample_parameters
 from lupusim.treatments import (
@@ -287,3 +290,45 @@ def test_streaming_in_chunks_equals_one_call(tmp_path) -> None:  # type: ignore[
     np.testing.assert_array_equal(acr.to_numpy(), whole["urine_acr_mg_g"])
     with pytest.raises(ValueError, match="chunk_size"):
         simulate_streaming(preset.model, p, y0, regs, times, sink, chunk_size=0)
+
+
+@dataclass(frozen=True)
+class _BoostEveryCheck:
+    """A policy that fires at every check: adds inflammation, then raises prednisone once
+    protein is below a level (exercises boluses, rate changes and memory)."""
+
+    every: float = 45.0
+    needs: tuple[str, ...] = ("protein_24h_g",)
+
+    def check_times(self, t0: float, t_end: float) -> list[float]:
+        return list(np.arange(t0, t_end + 1e-9, self.every))
+
+    def initial_memory(self) -> dict[str, object]:
+        return {"steroid": False}
+
+    def decide(self, t, observables, memory, model, parameters):  # type: ignore[no-untyped-def]
+        out = [Bolus(t, "inflammation", 0.3, "boost")]
+        if not memory["steroid"] and observables["protein_24h_g"] < 5.0:
+            memory["steroid"] = True
+            out.append(RateChange(t + 3.0, "prednisone_mg_day", 15.0, "steroid"))
+        return out
+
+
+def test_rosenbrock_policies_fire_like_lsoda() -> None:
+    """Policy subjects on the Rosenbrock backend: same events, same trajectories."""
+    preset = get_preset("human")
+    p = sample_parameters(preset, 3, np.random.default_rng(8))
+    y0 = np.array([preset.initial_state(r) for r in p])
+    regs = [Regimen("b", (MSCInfusion(10.0, cells_per_kg=1e6),), (_BoostEveryCheck(),))] * 3
+    times = np.arange(0.0, 300.0, 9.0)
+    tight = SolverOptions(rtol=1e-9, atol=1e-12)
+    ref = simulate(preset.model, p, y0, regs, times, options=tight)
+    fast = simulate(preset.model, p, y0, regs, times, options=tight, backend="rodas5p")
+    assert fast.ok.all()
+    for a, b in zip(ref.applied_events, fast.applied_events, strict=True):
+        assert [(e.time_days, e.label) for e in a] == [(e.time_days, e.label) for e in b]
+        assert sum(e.label == "boost" for e in a) == 7  # days 0, 45, ..., 270
+        assert any(e.label == "steroid" for e in a)
+    scale = np.abs(ref.states).max(axis=(0, 1))
+    np.testing.assert_allclose(fast.states, ref.states, rtol=1e-4, atol=1e-7 * scale.max())
+    np.testing.assert_array_equal(fast.inputs, ref.inputs)

@@ -73,25 +73,39 @@ def _run_rodas(
     n_threads: int,
     outcomes: list[SubjectOutcome | None],
     advance: Callable[[int], None],
+    policies: tuple[tuple[Policy, ...], ...] | None = None,
 ) -> None:
     import numba
 
     from lupusim.engine._rodas import integrate_batch_rodas
+    from lupusim.engine._rodas_policies import integrate_batch_rodas_policies
 
     previous = numba.get_num_threads()
     numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     try:
         for a in range(0, len(indices), RODAS_BATCH):
             idx = indices[a : a + RODAS_BATCH]
-            outs = integrate_batch_rodas(
-                compiled,
-                params[idx],
-                init[idx],
-                grid,
-                [events[i] for i in idx],
-                opts,
-                method=method,
-            )
+            if policies is None:
+                outs = integrate_batch_rodas(
+                    compiled,
+                    params[idx],
+                    init[idx],
+                    grid,
+                    [events[i] for i in idx],
+                    opts,
+                    method=method,
+                )
+            else:
+                outs = integrate_batch_rodas_policies(
+                    compiled,
+                    params[idx],
+                    init[idx],
+                    grid,
+                    [events[i] for i in idx],
+                    [policies[i] for i in idx],
+                    opts,
+                    method=method,
+                )
             for i, out in zip(idx, outs, strict=True):
                 outcomes[i] = out
             advance(len(idx))
@@ -138,7 +152,8 @@ def simulate(
     backend: ``"lsoda"`` (scipy's ODEPACK LSODA per subject, the reference) or a
         Rosenbrock method compiled with numba, ``"rodas5p"`` or ``"rodas4"``
         (:mod:`lupusim.engine._rodas`), which runs subjects on ``workers`` threads.
-        Subjects whose regimen has policies always use LSODA (policies run in Python).
+        Subjects whose regimen has policies are integrated segment by segment between
+        policy check times (:mod:`lupusim.engine._rodas_policies`).
 
     Every subject gets a status; a failed subject keeps NaN after its failure time and
     is reported in ``result.status``/``result.messages``, never silently dropped.
@@ -199,21 +214,22 @@ def simulate(
                 outcomes,
                 lambda k: bar.advance(tid, k),
             )
-            # Subjects with policies fall through to LSODA below.
-            tasks = [
-                _Task(
-                    model,
-                    params[i : i + 1],
-                    init[i : i + 1],
-                    grid,
-                    events[i : i + 1],
-                    policies[i : i + 1],
-                    opts,
-                    i,
-                )
-                for i in range(n)
-                if policies[i]
-            ]
+            policy_idx = [i for i in range(n) if policies[i]]
+            _run_rodas(
+                compiled,
+                params,
+                init,
+                grid,
+                events,
+                opts,
+                backend,
+                policy_idx,
+                n_workers,
+                outcomes,
+                lambda k: bar.advance(tid, k),
+                policies=policies,
+            )
+            tasks = []
         if not tasks:
             pass
         elif n_workers <= 1 or len(tasks) == 1:

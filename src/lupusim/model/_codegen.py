@@ -139,7 +139,16 @@ class CompiledModel:
         self, name: str, t: float, y: np.ndarray, p: np.ndarray, u: np.ndarray
     ) -> float:
         """One observable for one subject at one time (fast path for policies)."""
-        return float(_single_observable(self.spec, name)(t, y, p, u))
+        key = (self.hash, name)
+        fn = _SINGLE_BY_HASH.get(key)
+        if fn is None:  # hashing the symbolic spec is slow: look up by the model's hash
+            fn = _SINGLE_BY_HASH[key] = _single_observable(self.spec, name)
+        return float(fn(t, y, p, u))
+
+
+_SINGLE_BY_HASH: dict[
+    tuple[str, str], Callable[[float, np.ndarray, np.ndarray, np.ndarray], float]
+] = {}
 
 
 @cache
