@@ -2,6 +2,8 @@
 
 from lupusim.treatments._doses import (
     CTX_REFERENCE_HED_MG_PER_KG,
+    FLARE_TRIGGER_MEAN_MAGNITUDE,
+    FLARE_TRIGGER_RATE_PER_YEAR,
     METHYLPREDNISOLONE_TO_PREDNISONE,
     MOUSE_TO_HUMAN_DOSE_DIVISOR,
     MSC_SOURCE_POTENCY,
@@ -16,6 +18,7 @@ from lupusim.treatments._doses import (
     Mycophenolate,
     Prednisone,
     body_surface_area_m2,
+    poisson_flare_triggers,
 )
 from lupusim.treatments._regimen import (
     Dose,
@@ -29,6 +32,8 @@ from lupusim.treatments._regimen import (
 
 __all__ = [
     "CTX_REFERENCE_HED_MG_PER_KG",
+    "FLARE_TRIGGER_MEAN_MAGNITUDE",
+    "FLARE_TRIGGER_RATE_PER_YEAR",
     "METHYLPREDNISOLONE_TO_PREDNISONE",
     "MOUSE_TO_HUMAN_DOSE_DIVISOR",
     "MSC_SOURCE_POTENCY",
@@ -49,5 +54,6 @@ __all__ = [
     "body_surface_area_m2",
     "euro_lupus_cyclophosphamide",
     "nih_cyclophosphamide",
+    "poisson_flare_triggers",
     "shifted",
 ]

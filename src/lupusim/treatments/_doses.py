@@ -232,3 +232,27 @@ class FlareTrigger:
         return [
             Bolus(self.day, "inflammation", self.magnitude, f"flare trigger {self.magnitude:.2g}")
         ]
+
+
+#: Background flare triggers (assumption, as in the Sun 2009 projection): extrinsic
+#: inflammatory bursts arrive as a Poisson process, 0.5 per year, each of size ~ Exp(1)
+#: in units of systemic inflammation. No source in ../shared/science gives the rate; it is
+#: the model's stand-in for infections, UV exposure and non-adherence.
+FLARE_TRIGGER_RATE_PER_YEAR = 0.5
+FLARE_TRIGGER_MEAN_MAGNITUDE = 1.0
+
+
+def poisson_flare_triggers(
+    rng: np.random.Generator,
+    start_day: float,
+    end_day: float,
+    rate_per_year: float = FLARE_TRIGGER_RATE_PER_YEAR,
+    mean_magnitude: float = FLARE_TRIGGER_MEAN_MAGNITUDE,
+) -> tuple[FlareTrigger, ...]:
+    """Flare triggers over ``[start_day, end_day)``: a Poisson count, uniform sorted days,
+    exponential magnitudes (in that order of draws from ``rng``)."""
+    years = (end_day - start_day) / 365.25
+    n = rng.poisson(rate_per_year * years)
+    days = np.sort(rng.uniform(start_day, end_day, size=n))
+    mags = rng.exponential(mean_magnitude, size=n)
+    return tuple(FlareTrigger(float(d), float(m)) for d, m in zip(days, mags, strict=True))

@@ -43,6 +43,8 @@ from lupusim.observe import (
 from lupusim.observe import sledai2k as visit_sledai2k
 from lupusim.population import sample_parameters, set_parameter
 from lupusim.treatments import (
+    FLARE_TRIGGER_MEAN_MAGNITUDE,
+    FLARE_TRIGGER_RATE_PER_YEAR,
     Dose,
     FlareTrigger,
     GlucocorticoidTaper,
@@ -52,6 +54,7 @@ from lupusim.treatments import (
     Regimen,
     TreatOnRelapse,
     nih_cyclophosphamide,
+    poisson_flare_triggers,
 )
 
 HISTORY_START_DAY = -1095.0
@@ -59,8 +62,6 @@ IS_START_DAY = -270.0
 PILOT_END_DAY = 548.0  # 18 months
 PROJECTION_END_DAY = PILOT_END_DAY + 3652.5  # + 10 years
 MSC_CELLS_PER_KG = 1.0e6
-FLARE_TRIGGER_RATE_PER_YEAR = 0.5
-FLARE_TRIGGER_MEAN_MAGNITUDE = 1.0
 MSC_RECOVERY_CV = 0.5
 REMISSION_PROTEIN_G = 0.5
 RELAPSE_PROTEIN_G = 1.0
@@ -263,12 +264,10 @@ def draw_seed_patient(
 
 
 def flare_triggers(rng: np.random.Generator, start: float, end: float) -> tuple[FlareTrigger, ...]:
-    """Poisson extrinsic flare triggers over [start, end)."""
-    years = (end - start) / 365.25
-    n = rng.poisson(FLARE_TRIGGER_RATE_PER_YEAR * years)
-    days = np.sort(rng.uniform(start, end, size=n))
-    mags = rng.exponential(FLARE_TRIGGER_MEAN_MAGNITUDE, size=n)
-    return tuple(FlareTrigger(float(d), float(m)) for d, m in zip(days, mags, strict=True))
+    """Poisson extrinsic flare triggers over [start, end) (``poisson_flare_triggers``)."""
+    return poisson_flare_triggers(
+        rng, start, end, FLARE_TRIGGER_RATE_PER_YEAR, FLARE_TRIGGER_MEAN_MAGNITUDE
+    )
 
 
 @dataclass(frozen=True)
