@@ -15,6 +15,7 @@ import typer
 
 from lupusim.clinical.cli import score_command
 from lupusim.errors import LupusimError
+from lupusim.trial.cli import trial_app
 
 app = typer.Typer(
     name="lupusim",
@@ -79,6 +80,7 @@ def reproduce_command(
 
 
 app.command("score")(score_command)
+app.add_typer(trial_app, name="trial")
 
 export_app = typer.Typer(help="Export the model to exchange formats.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -98,6 +100,20 @@ def export_sbml_command(
     if preset not in PRESET_NAMES:
         raise LupusimError(f"unknown preset {preset!r}; known: {', '.join(PRESET_NAMES)}")
     path = export_sbml(preset, out)
+    typer.echo(f"wrote {path}")
+
+
+@export_app.command("petab")
+def export_petab_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created).")],
+    problem: Annotated[
+        str, typer.Option("--problem", help="Calibration problem to export: human_soc.")
+    ] = "human_soc",
+) -> None:
+    """Write a calibration problem as PEtab v1 (SBML model, tables, YAML, README)."""
+    from lupusim.io import export_petab
+
+    path = export_petab(out, problem)
     typer.echo(f"wrote {path}")
 
 

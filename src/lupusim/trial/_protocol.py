@@ -127,8 +127,8 @@ class Criterion(_Strict):
             raise ValueError(f"unit: {self.observable} is in {expected!r}, not {self.unit!r}")
         return self
 
-    def holds(self, x: float) -> bool:
-        """Whether a baseline value ``x`` satisfies the criterion."""
+    def holds(self, x: Any) -> Any:
+        """Whether baseline value(s) ``x`` (a number or an array) satisfy the criterion."""
         return {
             ">=": x >= self.value,
             ">": x > self.value,
@@ -160,6 +160,21 @@ class Population(_Strict):
     inclusion: list[Criterion] = Field(default_factory=list)
     exclusion: list[Criterion] = Field(default_factory=list)
     treatment_history: TreatmentHistory | None = None
+    #: A built-in target population (``lupusim.population.TARGET_POPULATIONS``) whose
+    #: baseline distribution the eligible virtual patients are matched to by prevalence
+    #: weighting; None keeps the model prior restricted by the criteria.
+    target: str | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, v: str | None) -> str | None:
+        from lupusim.population._targets import TARGET_POPULATIONS
+
+        if v is not None and v not in TARGET_POPULATIONS:
+            raise ValueError(
+                f"unknown target population {v!r}; known: {', '.join(TARGET_POPULATIONS)}"
+            )
+        return v
 
 
 # ---------------------------------------------------------------------------------
@@ -624,6 +639,17 @@ def _endpoint_week(
     return "within_weeks", ep.within_weeks
 
 
+def split_by_ratio(total: int, ratio: dict[str, int], arms: list[str]) -> dict[str, int]:
+    """``total`` subjects split over ``arms`` by ``ratio`` (largest remainder)."""
+    units = sum(ratio.values())
+    exact = {a: total * ratio[a] / units for a in arms}
+    out = {k: int(v) for k, v in exact.items()}
+    rest = total - sum(out.values())
+    for k in sorted(exact, key=lambda k: out[k] - exact[k])[:rest]:
+        out[k] += 1
+    return out
+
+
 class Protocol(_Strict):
     """A whole trial design."""
 
@@ -710,14 +736,7 @@ class Protocol(_Strict):
             return dict(self.sample_size.per_arm)
         total = self.sample_size.total
         assert total is not None
-        ratio = self.allocation.ratio
-        units = sum(ratio.values())
-        exact = {a.name: total * ratio[a.name] / units for a in self.arms}
-        out = {k: int(v) for k, v in exact.items()}
-        rest = total - sum(out.values())
-        for k in sorted(exact, key=lambda k: out[k] - exact[k])[:rest]:
-            out[k] += 1
-        return out
+        return split_by_ratio(total, self.allocation.ratio, [a.name for a in self.arms])
 
     def visit_weeks(self) -> list[float]:
         """Scheduled visit weeks, baseline (0) included."""

@@ -1,0 +1,264 @@
+"""Virtual patients at baseline: demographics, a disease history, and the state at day 0.
+
+A candidate is drawn from the human model's parameter prior (:func:`sample_parameters`),
+given an age, sex and weight (:class:`Demographics`), and simulated from disease-free
+onset through a pre-trial history (:class:`DiseaseHistory`: years of disease, the
+immunosuppression it was refractory to) to baseline, day 0. What comes out
+(:class:`BaselineCohort`) is what a screening visit sees — the baseline observables and
+SLEDAI-2K — plus the full model state at day 0, from which every trial arm starts, so
+all arms share the same patients (paired counterfactuals).
+
+Time convention: day 0 is baseline (first trial treatment); the history runs at
+negative days; the model's ``age_at_start_years`` is the age at day 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lupusim.engine import simulate
+from lupusim.engine._simulate import Backend
+from lupusim.model import Preset
+from lupusim.observe import approximate_sledai2k
+from lupusim.population._sampling import sample_parameters
+from lupusim.treatments import (
+    Dose,
+    Mycophenolate,
+    Prednisone,
+    Regimen,
+    nih_cyclophosphamide,
+)
+
+DAYS_PER_MONTH = 365.25 / 12.0
+#: Baseline observables recorded for every candidate (plus sledai2k, age, sex, weight).
+BASELINE_OBSERVABLES: tuple[str, ...] = (
+    "protein_24h_g",
+    "upcr_g_per_g",
+    "creatinine_mg_dl",
+    "egfr_ml_min_1_73m2",
+    "albumin_g_l",
+    "anti_dsdna_iu_ml",
+    "c3_g_l",
+    "c4_g_l",
+    "platelets_1e9_l",
+    "wbc_1e9_l",
+    "urine_rbc_per_hpf",
+    "urine_wbc_per_hpf",
+    "renal_activity",
+    "skin_activity",
+    "joint_activity",
+    "cns_activity",
+    "inflammation",
+    "host_msc_function",
+    "prednisone_mg_day",
+)
+
+
+@dataclass(frozen=True)
+class Demographics:
+    """Prior of age (years, at day 0), sex and body weight of candidates.
+
+    Every value is an assumption (no source in ../shared/science gives a population
+    distribution): SLE is mostly a disease of young women, so age ~ Normal(33, 11)
+    truncated to [16, 70] years, 90 % women, weight log-normal around 62 kg (women) /
+    75 kg (men) with CV 15 %. A target population (:mod:`lupusim.population`
+    weighting) corrects age where its source reports it.
+    """
+
+    age_mean_years: float = 33.0
+    age_sd_years: float = 11.0
+    age_min_years: float = 16.0
+    age_max_years: float = 70.0
+    female_fraction: float = 0.9
+    weight_kg_female: float = 62.0
+    weight_kg_male: float = 75.0
+    weight_cv: float = 0.15
+
+    def sample(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``age_years``, ``female`` (1/0) and ``body_weight_kg`` for ``n`` candidates."""
+        age = np.empty(n)
+        todo = np.arange(n)
+        while todo.size:  # truncated normal by rejection (acceptance > 90 % here)
+            draw = rng.normal(self.age_mean_years, self.age_sd_years, size=todo.size)
+            good = (draw >= self.age_min_years) & (draw <= self.age_max_years)
+            age[todo[good]] = draw[good]
+            todo = todo[~good]
+        female = (rng.uniform(size=n) < self.female_fraction).astype(float)
+        sigma = float(np.sqrt(np.log1p(self.weight_cv**2)))
+        median = np.where(female == 1.0, self.weight_kg_female, self.weight_kg_male)
+        weight = median * np.exp(rng.normal(0.0, sigma, size=n))
+        return {"age_years": age, "female": female, "body_weight_kg": weight}
+
+
+@dataclass(frozen=True)
+class DiseaseHistory:
+    """The course before baseline: disease from ``onset_days_before`` days before day 0
+    (disease-free state then), with ``doses`` (negative days) given before day 0."""
+
+    name: str
+    doses: tuple[Dose, ...] = ()
+    onset_days_before: float = 1095.0  # assumption: 3 years of lupus before baseline
+
+    def regimen(self) -> Regimen:
+        return Regimen(f"history: {self.name}", self.doses)
+
+
+def refractory_history(
+    drug: str, months: float, onset_days_before: float = 1095.0
+) -> DiseaseHistory:
+    """``months`` of ``drug`` ending at day 0, with prednisone 20 mg/day alongside.
+
+    cyclophosphamide: NIH monthly pulses of 0.75 g/m² with prednisone 20 mg/day — the
+    regimen the seed patients were refractory to (Sun 2009, ../shared/science §1).
+    mycophenolate: 2 g/day (assumption: the usual maintenance/induction dose, as ALMS's
+    target of 2-3 g/day) with prednisone 20 mg/day (assumption, as for cyclophosphamide).
+    """
+    days = months * DAYS_PER_MONTH
+    if days >= onset_days_before:
+        raise ValueError(
+            f"refractory history of {months:g} months does not fit in the "
+            f"{onset_days_before / 365.25:g} years of disease before baseline"
+        )
+    start = -days
+    steroid = Prednisone(start, 0.0, 20.0)
+    if drug == "cyclophosphamide":
+        n_pulses = max(1, int(np.floor(months + 1e-9)))
+        doses: tuple[Dose, ...] = (*nih_cyclophosphamide(start, 0.75, monthly=n_pulses), steroid)
+    elif drug == "mycophenolate":
+        doses = (Mycophenolate(start, 0.0, 2.0), steroid)
+    else:
+        raise ValueError(
+            f"no refractory history is defined for {drug!r}; known: cyclophosphamide, mycophenolate"
+        )
+    return DiseaseHistory(f"{months:g} months of {drug}", doses, onset_days_before)
+
+
+@dataclass(frozen=True)
+class BaselineCohort:
+    """Candidates at day 0.
+
+    ``parameters`` ``(N, P)`` and ``state`` ``(N, S)`` (the model state at day 0);
+    ``baseline`` maps names to ``(N,)`` arrays: :data:`BASELINE_OBSERVABLES`,
+    ``sledai2k`` (points), ``age_years``, ``female``, ``body_weight_kg``;
+    ``history`` names each candidate's pre-trial history; ``ok`` marks successful
+    integration and ``alive`` survival to day 0 (deaths sampled from the model's
+    cumulative hazard). ``candidate_index`` numbers candidates in order of drawing.
+    """
+
+    parameters: np.ndarray
+    state: np.ndarray
+    baseline: dict[str, np.ndarray]
+    history: np.ndarray
+    ok: np.ndarray
+    alive: np.ndarray
+    candidate_index: np.ndarray
+    parameter_names: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return int(self.parameters.shape[0])
+
+    def subset(self, index: np.ndarray) -> BaselineCohort:
+        """The candidates at ``index`` (an integer array or boolean mask)."""
+        return BaselineCohort(
+            self.parameters[index],
+            self.state[index],
+            {k: v[index] for k, v in self.baseline.items()},
+            self.history[index],
+            self.ok[index],
+            self.alive[index],
+            self.candidate_index[index],
+            self.parameter_names,
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """One row per candidate: index, history, status and baseline values."""
+        return pd.DataFrame(
+            {
+                "candidate_index": self.candidate_index,
+                "history": self.history,
+                "ok": self.ok,
+                "alive_at_baseline": self.alive,
+                **self.baseline,
+            }
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[BaselineCohort]) -> BaselineCohort:
+        first = parts[0]
+        return BaselineCohort(
+            np.concatenate([p.parameters for p in parts]),
+            np.concatenate([p.state for p in parts]),
+            {k: np.concatenate([p.baseline[k] for p in parts]) for k in first.baseline},
+            np.concatenate([p.history for p in parts]),
+            np.concatenate([p.ok for p in parts]),
+            np.concatenate([p.alive for p in parts]),
+            np.concatenate([p.candidate_index for p in parts]),
+            first.parameter_names,
+        )
+
+
+def simulate_baseline(
+    preset: Preset,
+    n: int,
+    rng: np.random.Generator,
+    histories: Sequence[DiseaseHistory],
+    *,
+    demographics: Demographics | None = None,
+    first_index: int = 0,
+    workers: int = 1,
+    backend: Backend = "lsoda",
+) -> BaselineCohort:
+    """Draw ``n`` candidates and simulate each through one of ``histories`` (chosen with
+    equal probability — e.g. cyclophosphamide- or mycophenolate-refractory) to day 0."""
+    if not histories:
+        raise ValueError("at least one disease history is needed")
+    demo = (demographics or Demographics()).sample(n, rng)
+    params = sample_parameters(preset, n, rng)
+    params[:, preset.model.parameter_index("female")] = demo["female"]
+    params[:, preset.model.parameter_index("age_at_start_years")] = demo["age_years"]
+    params[:, preset.model.parameter_index("body_weight_kg")] = demo["body_weight_kg"]
+    which = rng.integers(0, len(histories), size=n)
+    death_threshold = rng.exponential(1.0, size=n)
+    state = np.full((n, len(preset.model.states)), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    at_zero: dict[str, np.ndarray] = {k: np.full(n, np.nan) for k in BASELINE_OBSERVABLES}
+    died = np.zeros(n, dtype=bool)
+    for h, history in enumerate(histories):
+        sel = np.flatnonzero(which == h)
+        if sel.size == 0:
+            continue
+        times = np.array([-history.onset_days_before, 0.0])
+        y0 = np.array([preset.initial_state(p) for p in params[sel]])
+        res = simulate(
+            preset.model,
+            params[sel],
+            y0,
+            [history.regimen()] * sel.size,
+            times,
+            workers=workers,
+            backend=backend,
+        )
+        obs = res.observables()
+        state[sel] = res.states[:, -1, :]
+        ok[sel] = res.ok & np.all(np.isfinite(res.states[:, -1, :]), axis=1)
+        hazard = obs["cum_hazard_death"][:, -1] - obs["cum_hazard_death"][:, 0]
+        died[sel] = hazard >= death_threshold[sel]
+        for k in BASELINE_OBSERVABLES:
+            at_zero[k][sel] = obs[k][:, -1]
+    baseline = dict(at_zero)
+    baseline["sledai2k"] = approximate_sledai2k(at_zero)
+    baseline.update(demo)
+    return BaselineCohort(
+        parameters=params,
+        state=state,
+        baseline=baseline,
+        history=np.array([histories[i].name for i in which], dtype=object),
+        ok=ok,
+        alive=~died & ok,
+        candidate_index=np.arange(first_index, first_index + n),
+        parameter_names=tuple(preset.model.parameter_names),
+    )

@@ -1,0 +1,223 @@
+"""The trial's virtual population: screening candidates and matching a target population.
+
+Candidates come from :func:`lupusim.population.simulate_baseline` (the human prior, a
+pre-trial disease history). A protocol's treatment history picks the history: a
+refractory requirement of ≥ ``min_months`` of a drug gives that many months of it before
+baseline; "without response" is then the inclusion criteria still holding at day 0
+(active disease despite the drug). Screening applies inclusion and exclusion criteria to
+the expected (noise-free) baseline values. With ``population.target`` the eligible pool is
+matched to the published baseline distribution by prevalence selection (Allen 2016); the
+match (KS distance per variable, effective N) is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lupusim.engine._simulate import Backend
+from lupusim.model import get_preset
+from lupusim.population._baseline import (
+    BaselineCohort,
+    Demographics,
+    DiseaseHistory,
+    refractory_history,
+    simulate_baseline,
+)
+from lupusim.trial._protocol import Criterion, Population
+
+#: Candidate pool relative to the requested number of subjects when matching a target.
+TARGET_POOL_FACTOR = 4
+
+
+def histories_for(population: Population) -> list[DiseaseHistory]:
+    """Pre-trial histories implied by the protocol's treatment history.
+
+    Without a refractory requirement the history is untreated disease (assumption: the
+    protocol says nothing about prior therapy, so none is simulated). With several
+    refractory drugs (e.g. "cyclophosphamide or mycophenolate"), each candidate gets one
+    of them with equal probability (assumption).
+    """
+    th = population.treatment_history
+    if th is None or th.refractory is None:
+        return [DiseaseHistory("untreated lupus")]
+    return [refractory_history(drug, th.refractory.min_months) for drug in th.refractory.drugs]
+
+
+def _label(kind: str, c: Criterion) -> str:
+    unit = f" {c.unit}" if c.unit else ""
+    return f"{kind}: {c.observable} {c.op} {c.value:g}{unit}"
+
+
+def screen(
+    population: Population, baseline: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Eligible mask, and how many candidates each criterion turned away.
+
+    A candidate with a missing (NaN) value for a criterion's observable is not eligible.
+    """
+    n = len(next(iter(baseline.values())))
+    eligible = np.ones(n, dtype=bool)
+    failed: dict[str, int] = {}
+    for c in population.inclusion:
+        x = np.asarray(baseline[c.observable], dtype=float)
+        ok = np.asarray(c.holds(x)).astype(bool) & np.isfinite(x)
+        failed[_label("inclusion", c)] = int((~ok).sum())
+        eligible &= ok
+    for c in population.exclusion:
+        x = np.asarray(baseline[c.observable], dtype=float)
+        hit = np.asarray(c.holds(x)).astype(bool) | ~np.isfinite(x)
+        failed[_label("exclusion", c)] = int(hit.sum())
+        eligible &= ~hit
+    return eligible, failed
+
+
+@dataclass(frozen=True)
+class ScreeningLog:
+    """How candidates were screened (counts of virtual patients)."""
+
+    candidates: int
+    failed_integration: int
+    died_before_baseline: int
+    failed_criterion: dict[str, int]
+    eligible: int
+    selected: int
+
+    @property
+    def eligible_fraction(self) -> float:
+        alive = self.candidates - self.failed_integration - self.died_before_baseline
+        return self.eligible / alive if alive else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "candidates": self.candidates,
+            "failed_integration": self.failed_integration,
+            "died_before_baseline": self.died_before_baseline,
+            "failed_criterion": dict(self.failed_criterion),
+            "eligible": self.eligible,
+            "eligible_fraction_of_alive": self.eligible_fraction,
+            "selected": self.selected,
+        }
+
+
+@dataclass(frozen=True)
+class TrialPopulation:
+    """The ``N`` virtual patients every arm is run on, with how they were found."""
+
+    cohort: BaselineCohort
+    screening: ScreeningLog
+    target: str | None
+    match: dict[str, Any] | None
+
+    def __len__(self) -> int:
+        return len(self.cohort)
+
+    def subject_ids(self) -> list[str]:
+        return [f"V{i:07d}" for i in range(len(self.cohort))]
+
+
+def build_population(
+    population: Population,
+    n_subjects: int,
+    seed: int,
+    *,
+    batch: int = 1000,
+    max_candidates: int = 2_000_000,
+    demographics: Demographics | None = None,
+    workers: int = 1,
+    solver: Backend = "rodas5p",
+    on_batch: Callable[[int, int], None] | None = None,
+) -> TrialPopulation:
+    """Draw candidates in batches until ``n_subjects`` eligible ones (or, with a target
+    population, enough to select ``n_subjects`` by prevalence) are found.
+
+    Deterministic for a given ``seed`` and ``batch``; ``on_batch(candidates, eligible)`` is
+    called after each batch (progress).
+    """
+    if n_subjects < 1:
+        raise ValueError("n_subjects must be positive")
+    preset = get_preset("human")
+    histories = histories_for(population)
+    rng = np.random.default_rng([seed, 0])
+    pool_goal = n_subjects * (TARGET_POOL_FACTOR if population.target else 1)
+    parts: list[BaselineCohort] = []
+    failed_total: dict[str, int] = {}
+    drawn = failed_integration = died = n_eligible = 0
+    selection: np.ndarray | None = None
+    match: dict[str, Any] | None = None
+    while drawn < max_candidates:
+        size = min(batch, max_candidates - drawn)
+        cohort = simulate_baseline(
+            preset,
+            size,
+            rng,
+            histories,
+            demographics=demographics,
+            first_index=drawn,
+            workers=workers,
+            backend=solver,
+        )
+        drawn += size
+        failed_integration += int((~cohort.ok).sum())
+        died += int((cohort.ok & ~cohort.alive).sum())
+        alive = cohort.subset(np.flatnonzero(cohort.alive))
+        eligible, failed = screen(population, alive.baseline)
+        for k, v in failed.items():
+            failed_total[k] = failed_total.get(k, 0) + v
+        parts.append(alive.subset(np.flatnonzero(eligible)))
+        n_eligible += int(eligible.sum())
+        if on_batch is not None:
+            on_batch(drawn, n_eligible)
+        if n_eligible < pool_goal:
+            continue
+        pool = BaselineCohort.concat(parts)
+        if population.target is None:
+            selection = np.arange(n_subjects)
+            break
+        selection, match = _select_target(pool, population.target, n_subjects, seed)
+        if selection is not None:
+            break
+        pool_goal = n_eligible * 2  # not enough effective subjects yet: draw more
+    if selection is None:
+        raise RuntimeError(
+            f"only {n_eligible} of {drawn} virtual candidates met the criteria"
+            + (f" and could be matched to {population.target}" if population.target else "")
+            + f"; {n_subjects} were requested (raise max_candidates or relax the criteria)"
+        )
+    pool = BaselineCohort.concat(parts)
+    log = ScreeningLog(
+        candidates=drawn,
+        failed_integration=failed_integration,
+        died_before_baseline=died,
+        failed_criterion=failed_total,
+        eligible=n_eligible,
+        selected=n_subjects,
+    )
+    return TrialPopulation(pool.subset(selection), log, population.target, match)
+
+
+def _select_target(
+    pool: BaselineCohort, target_name: str, n: int, seed: int
+) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+    """Prevalence selection of ``n`` from ``pool``; None when the pool cannot supply them."""
+    from lupusim.population._targets import target_population
+    from lupusim.population._weighting import (
+        match_report,
+        match_report_selected,
+        prevalence_weights,
+        select_by_prevalence,
+    )
+
+    target = target_population(target_name)
+    weights = prevalence_weights(pool.baseline, target)
+    try:
+        chosen = select_by_prevalence(weights, n, np.random.default_rng([seed, 1]))
+    except ValueError:
+        return None, None
+    chosen = np.sort(chosen)
+    weighted = match_report(pool.baseline, weights, target).to_dict()
+    selected = match_report_selected(pool.baseline, chosen, target).to_dict()
+    return chosen, {"target": target_name, "pool": weighted, "selected": selected}

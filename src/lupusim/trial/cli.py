@@ -1,0 +1,120 @@
+"""``lupusim trial run`` and ``lupusim trial report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lupusim.errors import LupusimError
+
+trial_app = typer.Typer(help="Virtual trials from a protocol file.", no_args_is_help=True)
+
+SOLVERS = ("rodas5p", "rodas4", "lsoda")
+
+
+def _parse_sizes(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        sizes = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise LupusimError(
+            f"--power-curve: expected comma-separated totals like 20,40,80, got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise LupusimError("--power-curve: totals must be positive")
+    return sizes
+
+
+@trial_app.command("run")
+def run_command(
+    protocol: Annotated[Path, typer.Argument(help="Protocol YAML (see docs/trials.md).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created; resumable).")],
+    subjects: Annotated[
+        int | None,
+        typer.Option(
+            "--subjects",
+            help="Virtual patients run in every arm (default: max(1000, protocol size)).",
+            min=1,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default: the protocol's).")
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="local, or ray (pip install 'lupusim[distributed]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster to join (default: local).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Cores to use (0 = all).", min=0)
+    ] = 0,
+    solver: Annotated[
+        str, typer.Option("--solver", help="rodas5p (default), rodas4 or lsoda (reference).")
+    ] = "rodas5p",
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", help="Subjects per chunk written to disk.", min=1)
+    ] = 250,
+    trials: Annotated[
+        int,
+        typer.Option("--trials", help="Randomised trials simulated for the power.", min=1),
+    ] = 1000,
+    power_curve: Annotated[
+        str | None,
+        typer.Option("--power-curve", help="Also compute power at these totals, e.g. 20,40,80."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a finished or different run in --out.")
+    ] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Run a protocol on virtual patients; write summary, database, report, manifest."""
+    from lupusim.engine._simulate import default_workers
+    from lupusim.trial._protocol import load_protocol
+    from lupusim.trial._run import TrialOptions, run_trial
+
+    if solver not in SOLVERS:
+        raise LupusimError(f"--solver: unknown solver {solver!r}; known: {', '.join(SOLVERS)}")
+    if backend not in ("local", "ray"):
+        raise LupusimError(f"--backend: unknown backend {backend!r}; known: local, ray")
+    spec = load_protocol(protocol)
+    options = TrialOptions(
+        n_subjects=subjects,
+        seed=seed,
+        chunk_size=chunk_size,
+        workers=workers or default_workers(),
+        backend=backend,
+        ray_address=ray_address,
+        solver=solver,  # type: ignore[arg-type]
+        n_trials=trials,
+        power_curve=_parse_sizes(power_curve),
+        progress=progress,
+        overwrite=overwrite,
+    )
+    summary = run_trial(spec, out, options, log=typer.echo)
+    primary = summary.get("primary_endpoints", [])
+    for c in summary.get("comparisons", []):
+        if c["endpoint"] in primary:
+            typer.echo(
+                f"{c['endpoint']}: {c['arms'][0]} vs {c['arms'][1]} {c['measure']} "
+                f"{_fmt(c['difference'])} (95% CI {_fmt(c['ci95'][0])} to {_fmt(c['ci95'][1])})"
+            )
+    typer.echo(f"wrote {out / 'summary.json'}, {out / 'results.duckdb'}, {out / 'report.html'}")
+
+
+def _fmt(x: float | None) -> str:
+    return "NA" if x is None else f"{x:.3g}"
+
+
+@trial_app.command("report")
+def report_command(
+    out: Annotated[Path, typer.Argument(help="Folder of a finished `lupusim trial run`.")],
+) -> None:
+    """Re-render report.html from summary.json and results.duckdb (no simulation)."""
+    from lupusim.trial._report import render_trial_report
+
+    path = render_trial_report(out)
+    typer.echo(f"wrote {path}")
