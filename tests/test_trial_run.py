@@ -218,3 +218,24 @@ def test_ray_backend_matches_local(
     a = read_table(out, "scores").sort_values(["arm", "subject_id", "study_day"])
     b = read_table(tmp_path, "scores").sort_values(["arm", "subject_id", "study_day"])
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_target_population_is_matched_and_reported() -> None:
+    protocol = load_protocol(EXAMPLES / "seed_pilot.yaml")
+    assert protocol.population.target == "liang2010_refractory_ln"
+    pop = build_population(protocol.population, 20, seed=4, batch=500)
+    assert len(pop) == 20
+    match = pop.match
+    assert match is not None and match["target"] == "liang2010_refractory_ln"
+    protein = next(v for v in match["selected"]["variables"] if v["variable"] == "protein_24h_g")
+    # prevalence selection moves the protein distribution towards Liang 2010's
+    assert protein["ks_weighted"] < protein["ks_unweighted"]
+    assert protein["mean_weighted"] > protein["mean_unweighted"]
+    assert 0 < match["pool"]["effective_n"] <= match["pool"]["n_candidates"]
+
+
+def test_unknown_target_is_a_field_error() -> None:
+    data = yaml.safe_load((EXAMPLES / "seed_pilot.yaml").read_text())
+    data["population"]["target"] = "nanjing_2099"
+    with pytest.raises(LupusimError, match=r"population\.target: unknown target population"):
+        protocol_from_dict(data, file="p.yaml")

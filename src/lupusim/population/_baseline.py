@@ -15,7 +15,7 @@ negative days; the model's ``age_at_start_years`` is the age at day 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,10 +23,12 @@ import pandas as pd
 from lupusim.engine import simulate
 from lupusim.engine._simulate import Backend
 from lupusim.model import Preset
-from lupusim.observe import approximate_sledai2k
+from lupusim.observe import ObservationModel, approximate_sledai2k, observe_visits
 from lupusim.population._sampling import sample_parameters
 from lupusim.treatments import (
+    Azathioprine,
     Dose,
+    Hydroxychloroquine,
     Mycophenolate,
     Prednisone,
     Regimen,
@@ -34,6 +36,14 @@ from lupusim.treatments import (
 )
 
 DAYS_PER_MONTH = 365.25 / 12.0
+#: Drugs a pre-trial refractory history can be simulated with.
+REFRACTORY_DRUGS = (
+    "cyclophosphamide",
+    "mycophenolate",
+    "azathioprine",
+    "hydroxychloroquine",
+    "glucocorticoid",
+)
 #: Baseline observables recorded for every candidate (plus sledai2k, age, sex, weight).
 BASELINE_OBSERVABLES: tuple[str, ...] = (
     "protein_24h_g",
@@ -114,8 +124,10 @@ def refractory_history(
 
     cyclophosphamide: NIH monthly pulses of 0.75 g/m² with prednisone 20 mg/day — the
     regimen the seed patients were refractory to (Sun 2009, ../shared/science §1).
-    mycophenolate: 2 g/day (assumption: the usual maintenance/induction dose, as ALMS's
-    target of 2-3 g/day) with prednisone 20 mg/day (assumption, as for cyclophosphamide).
+    The other drugs are assumptions (usual doses, no source in ../shared/science):
+    mycophenolate 2 g/day (ALMS targeted 2-3 g/day), azathioprine 2 mg/kg/day,
+    hydroxychloroquine 400 mg/day, each with prednisone 20 mg/day as for
+    cyclophosphamide; glucocorticoid alone is prednisone 20 mg/day.
     """
     days = months * DAYS_PER_MONTH
     if days >= onset_days_before:
@@ -130,11 +142,51 @@ def refractory_history(
         doses: tuple[Dose, ...] = (*nih_cyclophosphamide(start, 0.75, monthly=n_pulses), steroid)
     elif drug == "mycophenolate":
         doses = (Mycophenolate(start, 0.0, 2.0), steroid)
+    elif drug == "azathioprine":
+        doses = (Azathioprine(start, 0.0, 2.0), steroid)
+    elif drug == "hydroxychloroquine":
+        doses = (Hydroxychloroquine(start, 0.0, 400.0), steroid)
+    elif drug == "glucocorticoid":
+        doses = (steroid,)
     else:
         raise ValueError(
-            f"no refractory history is defined for {drug!r}; known: cyclophosphamide, mycophenolate"
+            f"no refractory history can be simulated for {drug!r} (not in the model); "
+            f"known: {', '.join(REFRACTORY_DRUGS)}"
         )
     return DiseaseHistory(f"{months:g} months of {drug}", doses, onset_days_before)
+
+
+def _screening_visit(
+    expected: dict[str, np.ndarray],
+    demo: dict[str, np.ndarray],
+    ok: np.ndarray,
+    observation: ObservationModel,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Baseline values as measured at a screening visit (day 0), SLEDAI-2K scored by
+    :mod:`lupusim.clinical`; failed candidates keep NaN."""
+    from lupusim.clinical import sledai
+
+    n = len(ok)
+    out = {k: np.full(n, np.nan) for k in (*expected, "sledai2k")}
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return out
+    obs = {k: v[idx, None] for k, v in expected.items()}
+    table = observe_visits(
+        obs,
+        np.array([0.0]),
+        [f"c{i}" for i in idx],
+        [0.0],
+        rng,
+        replace(observation, visit_window_days=0.0),
+        age_years=demo["age_years"][idx],
+        female=demo["female"][idx] == 1.0,
+    )
+    for k in expected:
+        out[k][idx] = table[k].to_numpy(dtype=float) if k in table.columns else expected[k][idx]
+    out["sledai2k"][idx] = np.asarray(sledai(table), dtype=float)
+    return out
 
 
 @dataclass(frozen=True)
@@ -211,9 +263,16 @@ def simulate_baseline(
     first_index: int = 0,
     workers: int = 1,
     backend: Backend = "lsoda",
+    observation: ObservationModel | None = None,
 ) -> BaselineCohort:
     """Draw ``n`` candidates and simulate each through one of ``histories`` (chosen with
-    equal probability — e.g. cyclophosphamide- or mycophenolate-refractory) to day 0."""
+    equal probability — e.g. cyclophosphamide- or mycophenolate-refractory) to day 0.
+
+    With ``observation`` the baseline values are those of a screening visit at day 0
+    measured through that observation model (laboratory noise, descriptor
+    probabilities) and SLEDAI-2K is scored from it by :func:`lupusim.clinical.sledai`,
+    as a site would screen; without it they are the model's expected values.
+    """
     if not histories:
         raise ValueError("at least one disease history is needed")
     demo = (demographics or Demographics()).sample(n, rng)
@@ -249,8 +308,11 @@ def simulate_baseline(
         died[sel] = hazard >= death_threshold[sel]
         for k in BASELINE_OBSERVABLES:
             at_zero[k][sel] = obs[k][:, -1]
-    baseline = dict(at_zero)
-    baseline["sledai2k"] = approximate_sledai2k(at_zero)
+    if observation is None:
+        baseline = dict(at_zero)
+        baseline["sledai2k"] = approximate_sledai2k(at_zero)
+    else:
+        baseline = _screening_visit(at_zero, demo, ok, observation, rng)
     baseline.update(demo)
     return BaselineCohort(
         parameters=params,

@@ -4,14 +4,17 @@ Candidates come from :func:`lupusim.population.simulate_baseline` (the human pri
 pre-trial disease history). A protocol's treatment history picks the history: a
 refractory requirement of ≥ ``min_months`` of a drug gives that many months of it before
 baseline; "without response" is then the inclusion criteria still holding at day 0
-(active disease despite the drug). Screening applies inclusion and exclusion criteria to
-the expected (noise-free) baseline values. With ``population.target`` the eligible pool is
-matched to the published baseline distribution by prevalence selection (Allen 2016); the
-match (KS distance per variable, effective N) is reported.
+(active disease despite the drug). Screening applies inclusion and exclusion criteria to a
+screening visit at day 0 measured through the observation model (laboratory noise,
+descriptor probabilities) and scored by :mod:`lupusim.clinical`, as a site screens.
+With ``population.target`` the eligible pool is matched to the published baseline
+distribution by prevalence selection (Allen 2016); the match (KS distance per variable,
+effective N) is reported.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from lupusim.engine._simulate import Backend
+from lupusim.errors import InputError, LupusimError
 from lupusim.model import get_preset
+from lupusim.observe import ObservationModel
 from lupusim.population._baseline import (
     BaselineCohort,
     Demographics,
@@ -29,8 +34,12 @@ from lupusim.population._baseline import (
 )
 from lupusim.trial._protocol import Criterion, Population
 
-#: Candidate pool relative to the requested number of subjects when matching a target.
+#: Eligible pool relative to the requested number of subjects when matching a target:
+#: drawing starts with this many and doubles until one acceptance pass (Allen 2016) can
+#: select them all, or the pool reaches ``TARGET_POOL_MAX_FACTOR`` × N, when further
+#: passes are allowed (reported as ``single_pass: false`` in the match report).
 TARGET_POOL_FACTOR = 4
+TARGET_POOL_MAX_FACTOR = 10
 
 
 def histories_for(population: Population) -> list[DiseaseHistory]:
@@ -44,7 +53,18 @@ def histories_for(population: Population) -> list[DiseaseHistory]:
     th = population.treatment_history
     if th is None or th.refractory is None:
         return [DiseaseHistory("untreated lupus")]
-    return [refractory_history(drug, th.refractory.min_months) for drug in th.refractory.drugs]
+    clash = sorted(set(th.refractory.drugs) & set(th.excluded_prior))
+    if clash:
+        raise InputError(
+            f"population.treatment_history: {clash} are both required (refractory) and "
+            "excluded_prior"
+        )
+    try:
+        return [
+            refractory_history(drug, th.refractory.min_months) for drug in th.refractory.drugs
+        ]
+    except ValueError as err:
+        raise InputError(f"population.treatment_history.refractory: {err}") from None
 
 
 def _label(kind: str, c: Criterion) -> str:
@@ -125,20 +145,24 @@ def build_population(
     seed: int,
     *,
     batch: int = 1000,
-    max_candidates: int = 2_000_000,
+    max_candidates: int | None = None,
     demographics: Demographics | None = None,
     workers: int = 1,
     solver: Backend = "rodas5p",
+    observation: ObservationModel | None = None,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> TrialPopulation:
     """Draw candidates in batches until ``n_subjects`` eligible ones (or, with a target
     population, enough to select ``n_subjects`` by prevalence) are found.
 
+    At most ``max_candidates`` (default: max(100 000, 500 per subject)) are drawn.
     Deterministic for a given ``seed`` and ``batch``; ``on_batch(candidates, eligible)`` is
     called after each batch (progress).
     """
     if n_subjects < 1:
         raise ValueError("n_subjects must be positive")
+    if max_candidates is None:
+        max_candidates = max(100_000, 500 * n_subjects)
     preset = get_preset("human")
     histories = histories_for(population)
     rng = np.random.default_rng([seed, 0])
@@ -148,7 +172,7 @@ def build_population(
     drawn = failed_integration = died = n_eligible = 0
     selection: np.ndarray | None = None
     match: dict[str, Any] | None = None
-    while drawn < max_candidates:
+    while True:
         size = min(batch, max_candidates - drawn)
         cohort = simulate_baseline(
             preset,
@@ -159,6 +183,7 @@ def build_population(
             first_index=drawn,
             workers=workers,
             backend=solver,
+            observation=ObservationModel() if observation is None else observation,
         )
         drawn += size
         failed_integration += int((~cohort.ok).sum())
@@ -171,18 +196,25 @@ def build_population(
         n_eligible += int(eligible.sum())
         if on_batch is not None:
             on_batch(drawn, n_eligible)
-        if n_eligible < pool_goal:
+        exhausted = drawn >= max_candidates or (
+            population.target is not None
+            and n_eligible >= TARGET_POOL_MAX_FACTOR * n_subjects
+        )
+        if n_eligible < pool_goal and not exhausted:
             continue
         pool = BaselineCohort.concat(parts)
         if population.target is None:
-            selection = np.arange(n_subjects)
+            if n_eligible >= n_subjects:
+                selection = np.arange(n_subjects)
             break
-        selection, match = _select_target(pool, population.target, n_subjects, seed)
-        if selection is not None:
+        selection, match = _select_target(
+            pool, population.target, n_subjects, seed, final=exhausted
+        )
+        if selection is not None or exhausted:
             break
         pool_goal = n_eligible * 2  # not enough effective subjects yet: draw more
     if selection is None:
-        raise RuntimeError(
+        raise LupusimError(
             f"only {n_eligible} of {drawn} virtual candidates met the criteria"
             + (f" and could be matched to {population.target}" if population.target else "")
             + f"; {n_subjects} were requested (raise max_candidates or relax the criteria)"
@@ -200,24 +232,42 @@ def build_population(
 
 
 def _select_target(
-    pool: BaselineCohort, target_name: str, n: int, seed: int
+    pool: BaselineCohort, target_name: str, n: int, seed: int, final: bool
 ) -> tuple[np.ndarray | None, dict[str, Any] | None]:
-    """Prevalence selection of ``n`` from ``pool``; None when the pool cannot supply them."""
-    from lupusim.population._targets import target_population
-    from lupusim.population._weighting import (
+    """Prevalence selection of ``n`` from ``pool``; None when the pool cannot supply them
+    in one acceptance pass (unless ``final``: then further passes are allowed, and the
+    match report says so)."""
+    from lupusim.population import (
+        WeightingWarning,
         match_report,
         match_report_selected,
         prevalence_weights,
         select_by_prevalence,
+        target_population,
     )
 
     target = target_population(target_name)
-    weights = prevalence_weights(pool.baseline, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeightingWarning)  # counts are in the match report
+        weights = prevalence_weights(pool.baseline, target)
+    one_pass = float(weights.sum() / weights.max()) if weights.max() > 0 else 0.0
+    if one_pass < n and not final:
+        return None, None  # Allen 2016 selection in one pass needs a larger pool
     try:
-        chosen = select_by_prevalence(weights, n, np.random.default_rng([seed, 1]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WeightingWarning)
+            chosen = select_by_prevalence(weights, n, np.random.default_rng([seed, 1]))
     except ValueError:
         return None, None
     chosen = np.sort(chosen)
     weighted = match_report(pool.baseline, weights, target).to_dict()
     selected = match_report_selected(pool.baseline, chosen, target).to_dict()
-    return chosen, {"target": target_name, "pool": weighted, "selected": selected}
+    return chosen, {
+        "target": target_name,
+        "source": target.source,
+        "assumptions": list(target.assumptions),
+        "expected_one_pass_selections": one_pass,
+        "single_pass": one_pass >= n,
+        "pool": weighted,
+        "selected": selected,
+    }

@@ -372,6 +372,7 @@ def run_trial(
                 seed,
                 workers=opts.workers,
                 solver=opts.solver,
+                observation=settings.observation,
                 on_batch=lambda drawn, eligible: bar.update(
                     "pop", min(eligible, n), f"screening ({drawn} candidates)"
                 ),
@@ -400,6 +401,12 @@ def run_trial(
     t3 = time.perf_counter()
     outcomes = read_table(out, "outcomes")
     status = read_table(out, "status")
+    strata, missing = _strata(protocol, pop)
+    if missing:
+        say(
+            f"stratification by {', '.join(missing)} not applied: virtual subjects have no "
+            "such attribute (randomisation is stratified by the others, if any)"
+        )
     summary = analyse(
         protocol,
         outcomes,
@@ -407,8 +414,10 @@ def run_trial(
         seed=seed,
         n_trials=opts.n_trials,
         power_curve=opts.power_curve,
-        strata=_strata(protocol, pop),
+        strata=strata,
     )
+    summary["trial"]["stratified_by"] = sorted(strata)
+    summary["trial"]["strata_not_available"] = missing
     summary["population"] = {
         "n_subjects": len(pop),
         "screening": pop.screening.to_dict(),
@@ -453,10 +462,17 @@ def run_trial(
     return summary
 
 
-def _strata(protocol: Protocol, pop: TrialPopulation) -> dict[str, np.ndarray]:
-    """Subject attributes to stratify randomisation by (sex; numeric observables split
-    at the population median — an assumption where the protocol gives no cut-off)."""
+def _strata(
+    protocol: Protocol, pop: TrialPopulation
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Subject attributes to stratify randomisation by, and the factors virtual subjects
+    do not have (race, region, biopsy class: not model quantities).
+
+    ``sex`` is the subject's sex; a numeric observable is split at the population median
+    (an assumption where the protocol gives no cut-off).
+    """
     out: dict[str, np.ndarray] = {}
+    missing: list[str] = []
     base = pop.cohort.baseline
     for name in protocol.allocation.stratify_by:
         if name == "sex":
@@ -465,8 +481,5 @@ def _strata(protocol: Protocol, pop: TrialPopulation) -> dict[str, np.ndarray]:
             x = base[name]
             out[name] = np.where(x >= np.nanmedian(x), "high", "low")
         else:
-            raise LupusimError(
-                f"allocation.stratify_by: {name!r} is not recorded for virtual subjects "
-                "(available: sex and baseline observables)"
-            )
-    return out
+            missing.append(name)
+    return out, missing
