@@ -471,3 +471,13 @@ def test_results_are_frozen_and_json_safe() -> None:
         S.power([np.nan]),
     ):
         json.dumps(obj.to_dict(), allow_nan=False)  # raises on NaN or inf
+
+
+def test_floating_point_dust_is_not_a_difference() -> None:
+    """Equal values that differ only by rounding have zero variance, not p ≈ 0."""
+    a = np.full(12, 5.255)
+    b = np.full(6, 5.255) + np.array([0, 8.9e-16, 0, 0, 0, 0])
+    cmp = S.mean_difference(a, b)
+    assert np.isnan(cmp.p_value) and "zero variance" in cmp.method
+    paired = S.paired_mean_difference(np.full(5, 5.255), np.full(5, 5.255) + 1e-15)
+    assert np.isnan(paired.p_value)

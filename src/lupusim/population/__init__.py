@@ -1,5 +1,14 @@
-"""Virtual subjects: parameter sampling around a preset (more in issue 4)."""
+"""Virtual subjects: parameter priors, baseline histories, target populations, weighting."""
 
+from lupusim.population._baseline import (
+    BASELINE_OBSERVABLES,
+    REFRACTORY_DRUGS,
+    BaselineCohort,
+    Demographics,
+    DiseaseHistory,
+    refractory_history,
+    simulate_baseline,
+)
 from lupusim.population._sampling import sample_parameters, set_parameter
 from lupusim.population._targets import (
     TARGET_POPULATIONS,
@@ -23,7 +32,12 @@ from lupusim.population._weighting import (
 )
 
 __all__ = [
+    "BASELINE_OBSERVABLES",
+    "REFRACTORY_DRUGS",
     "TARGET_POPULATIONS",
+    "BaselineCohort",
+    "Demographics",
+    "DiseaseHistory",
     "EmpiricalTarget",
     "LogNormalTarget",
     "Marginal",
@@ -36,9 +50,11 @@ __all__ = [
     "match_report",
     "match_report_selected",
     "prevalence_weights",
+    "refractory_history",
     "sample_parameters",
     "select_by_prevalence",
     "set_parameter",
+    "simulate_baseline",
     "target_population",
     "weighted_ks",
 ]

@@ -68,6 +68,10 @@ BASELINE_OBSERVABLES: tuple[str, ...] = (
 )
 
 
+#: Read on the eve of baseline: the treatment a patient arrives with.
+PRE_BASELINE_OBSERVABLES: frozenset[str] = frozenset({"prednisone_mg_day"})
+
+
 @dataclass(frozen=True)
 class Demographics:
     """Prior of age (years, at day 0), sex and body weight of candidates.
@@ -290,7 +294,8 @@ def simulate_baseline(
         sel = np.flatnonzero(which == h)
         if sel.size == 0:
             continue
-        times = np.array([-history.onset_days_before, 0.0])
+        # day -1 gives the treatment on the eve of baseline (histories stop at day 0)
+        times = np.array([-history.onset_days_before, -1.0, 0.0])
         y0 = np.array([preset.initial_state(p) for p in params[sel]])
         res = simulate(
             preset.model,
@@ -307,7 +312,7 @@ def simulate_baseline(
         hazard = obs["cum_hazard_death"][:, -1] - obs["cum_hazard_death"][:, 0]
         died[sel] = hazard >= death_threshold[sel]
         for k in BASELINE_OBSERVABLES:
-            at_zero[k][sel] = obs[k][:, -1]
+            at_zero[k][sel] = obs[k][:, -2 if k in PRE_BASELINE_OBSERVABLES else -1]
     if observation is None:
         baseline = dict(at_zero)
         baseline["sledai2k"] = approximate_sledai2k(at_zero)

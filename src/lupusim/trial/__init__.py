@@ -1,5 +1,9 @@
-"""Trials: the protocol schema (YAML validated by pydantic) and its loader."""
+"""Virtual trials: protocol files, virtual populations, paired and randomised arms,
+statistics, power, reports (docs/trials.md)."""
 
+from lupusim.trial._analysis import analyse, endpoint_description, randomise
+from lupusim.trial._backend import ExecutionBackend, LocalBackend, RayBackend, make_backend
+from lupusim.trial._cohort import ScreeningLog, TrialPopulation, build_population, screen
 from lupusim.trial._protocol import (
     INSTRUMENT_VALUES,
     INSTRUMENTS,
@@ -37,7 +41,11 @@ from lupusim.trial._protocol import (
     known_observables,
     load_protocol,
     protocol_from_dict,
+    split_by_ratio,
 )
+from lupusim.trial._report import render_trial_report
+from lupusim.trial._run import TrialOptions, read_table, run_trial
+from lupusim.trial._simulate import RunSettings
 
 __all__ = [
     "INSTRUMENTS",
@@ -51,9 +59,11 @@ __all__ = [
     "DoseSpec",
     "Endpoint",
     "EuroLupusCyclophosphamideSpec",
+    "ExecutionBackend",
     "GlucocorticoidTaperSpec",
     "HydroxychloroquineSpec",
     "InstrumentAtWeek",
+    "LocalBackend",
     "MSCSpec",
     "MethylprednisoloneSpec",
     "MycophenolateSpec",
@@ -63,17 +73,32 @@ __all__ = [
     "PrednisoneSpec",
     "Protocol",
     "RatePer100PY",
+    "RayBackend",
     "Refractory",
     "ReinfuseOnRelapseSpec",
     "ReinfusionInfusion",
+    "RunSettings",
     "SampleSize",
+    "ScreeningLog",
     "TaperStep",
     "TimeToEvent",
     "TreatOnRelapseSpec",
     "TreatmentHistory",
+    "TrialOptions",
+    "TrialPopulation",
     "Visits",
+    "analyse",
+    "build_population",
+    "endpoint_description",
     "format_validation_error",
     "known_observables",
     "load_protocol",
+    "make_backend",
     "protocol_from_dict",
+    "randomise",
+    "read_table",
+    "render_trial_report",
+    "run_trial",
+    "screen",
+    "split_by_ratio",
 ]

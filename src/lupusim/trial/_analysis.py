@@ -57,6 +57,36 @@ def _horizon_weeks(protocol: Protocol, ep: EndpointSpec) -> float:
     return protocol.follow_up_weeks
 
 
+_NUMERIC_UNITS = {"egfr_ckd_epi_2021": "mL/min/1.73m2"}
+
+
+def endpoint_description(protocol: Protocol, ep: EndpointSpec) -> dict[str, Any]:
+    """Kind, time point and unit of an endpoint's estimate (for summary.json)."""
+    kind = endpoint_kind(ep)
+    out: dict[str, Any] = {"kind": kind}
+    if isinstance(ep, InstrumentAtWeek):
+        out["instrument"] = ep.instrument
+        out["week"] = ep.week
+        if kind == "binary":
+            out["responder_values"] = list(ep.responder_values or [])
+            out["unit"] = "proportion of patients"
+        else:
+            out["unit"] = _NUMERIC_UNITS.get(ep.instrument, "points")
+    elif isinstance(ep, CumulativeGlucocorticoid):
+        out["week"] = ep.at_week
+        out["unit"] = "g prednisone-equivalent"
+    elif isinstance(ep, TimeToEvent):
+        out["event"] = ep.event
+        out["week"] = _horizon_weeks(protocol, ep)
+        out["unit"] = "event-free probability"
+    else:
+        out["event"] = ep.event
+        out["week"] = min(ep.within_weeks or protocol.follow_up_weeks, protocol.follow_up_weeks)
+        out["unit"] = "events per 100 patient-years"
+    out["horizon_weeks"] = out["week"]
+    return out
+
+
 @dataclass(frozen=True)
 class Outcomes:
     """Per-subject outcomes aligned on ``subject_ids`` for every arm and endpoint.
@@ -114,14 +144,17 @@ def _estimate(
         py = o.person_years[ep][arm][idx]
         ok = np.isfinite(v) & np.isfinite(py)
         out = st.rate_per_100py(int(v[ok].sum()), float(py[ok].sum())).to_dict()
+        out["n"] = int(ok.sum())  # patients (the Poisson CI rests on the event count)
         out["events"] = int(v[ok].sum())
         out["person_years"] = float(py[ok].sum())
         return out
     t, e = o.time[ep][arm][idx], o.event[ep][arm][idx]
     ok = np.isfinite(t) & np.isfinite(e)
     km = st.kaplan_meier(t[ok], e[ok].astype(bool))
-    out = km.at(min(horizon, km.last_time) if km.n else 0.0).to_dict()
-    out["measure"] = f"event-free probability at week {horizon:g} (Kaplan-Meier)"
+    at = min(horizon, km.last_time) if km.n else 0.0
+    out = km.at(at).to_dict()
+    out["measure"] = f"event-free probability at week {at:g} (Kaplan-Meier)"
+    out["at_week"] = at
     out["events"] = int(e[ok].sum())
     out["median_weeks"] = km.median if np.isfinite(km.median) else None
     return out
@@ -305,10 +338,7 @@ def analyse(
         "protocol": protocol.name,
         "source": protocol.source,
         "primary_endpoints": [ep.name for ep in protocol.endpoints if ep.primary],
-        "endpoints": {
-            ep.name: {"kind": endpoint_kind(ep), "horizon_weeks": _horizon_weeks(protocol, ep)}
-            for ep in protocol.endpoints
-        },
+        "endpoints": {ep.name: endpoint_description(protocol, ep) for ep in protocol.endpoints},
         "analysis": "counterfactual: every virtual patient in every arm; paired comparisons",
         "arms": _arm_block(protocol, o, everyone),
         "comparisons": _comparisons(protocol, o, everyone, paired=True),

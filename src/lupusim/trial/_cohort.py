@@ -34,6 +34,8 @@ from lupusim.population._baseline import (
 )
 from lupusim.trial._protocol import Criterion, Population
 
+#: Untreated disease before baseline, days (as the ACCESS calibration's history).
+UNTREATED_HISTORY_DAYS = 365.0
 #: Eligible pool relative to the requested number of subjects when matching a target:
 #: drawing starts with this many and doubles until one acceptance pass (Allen 2016) can
 #: select them all, or the pool reaches ``TARGET_POOL_MAX_FACTOR`` × N, when further
@@ -45,14 +47,17 @@ TARGET_POOL_MAX_FACTOR = 10
 def histories_for(population: Population) -> list[DiseaseHistory]:
     """Pre-trial histories implied by the protocol's treatment history.
 
-    Without a refractory requirement the history is untreated disease (assumption: the
-    protocol says nothing about prior therapy, so none is simulated). With several
+    Without a refractory requirement the history is one year of untreated disease before
+    baseline — the setting in which the human model was calibrated to the ACCESS flares
+    (``lupusim.studies.sun2009`` ``SOC_HISTORY_DAYS``; assumption: the protocol says
+    nothing about prior therapy). A refractory history starts from disease onset three
+    years before baseline, as for the seed patients and the Liang 2010 fit. With several
     refractory drugs (e.g. "cyclophosphamide or mycophenolate"), each candidate gets one
     of them with equal probability (assumption).
     """
     th = population.treatment_history
     if th is None or th.refractory is None:
-        return [DiseaseHistory("untreated lupus")]
+        return [DiseaseHistory("1 year of untreated lupus", (), UNTREATED_HISTORY_DAYS)]
     clash = sorted(set(th.refractory.drugs) & set(th.excluded_prior))
     if clash:
         raise InputError(

@@ -322,6 +322,14 @@ def mean(values: ArrayLike) -> Estimate:
     return Estimate(m, (m - half, m + half), n, method)
 
 
+def _constant(x: NDArray[np.float64]) -> bool:
+    """All values equal up to floating-point rounding (relative 1e-12)."""
+    if x.size == 0:
+        return True
+    scale = max(float(np.max(np.abs(x))), np.finfo(float).tiny)
+    return float(np.ptp(x)) <= 1e-12 * scale
+
+
 def mean_difference(a: ArrayLike, b: ArrayLike) -> Comparison:
     """Difference of means a − b of independent arms: Welch t test and CI.
 
@@ -340,7 +348,7 @@ def mean_difference(a: ArrayLike, b: ArrayLike) -> Comparison:
         return Comparison("mean_difference", d, _NAN_CI, _NAN, method + "; an arm has n < 2")
     v1, v2 = float(np.var(x, ddof=1)) / n1, float(np.var(y, ddof=1)) / n2
     se2 = v1 + v2
-    if se2 == 0.0:
+    if se2 == 0.0 or (_constant(x) and _constant(y)):
         return Comparison("mean_difference", d, _NAN_CI, _NAN, method + "; zero variance")
     df = se2**2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
     se = math.sqrt(se2)
@@ -373,7 +381,9 @@ def paired_mean_difference(a: ArrayLike, b: ArrayLike) -> Comparison:
     if n < 2:
         return Comparison("mean_difference", d, _NAN_CI, _NAN, method + "; n < 2", True)
     sd = float(np.std(diff, ddof=1))
-    if sd == 0.0:
+    x_all = np.concatenate([np.asarray(a, dtype=float), np.asarray(b, dtype=float)])
+    scale = float(np.nanmax(np.abs(x_all))) if np.isfinite(x_all).any() else 0.0
+    if sd == 0.0 or float(np.ptp(diff)) <= 1e-12 * max(scale, np.finfo(float).tiny):
         return Comparison("mean_difference", d, _NAN_CI, _NAN, method + "; zero variance", True)
     se = sd / math.sqrt(n)
     half = float(stats.t.ppf(0.975, n - 1)) * se
