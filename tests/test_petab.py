@@ -101,7 +101,7 @@ def test_measurements_are_the_python_targets_on_the_sbml_time_axis(
         assert row["time"] == expected[row["measurement"]] + cal.SOC_HISTORY_DAYS
     (cond,) = problem.condition_df.to_dict("records")
     flare_age = float(np.median(cal.access_ages()))
-    assert cond["age_at_start_years"] == pytest.approx(flare_age - 365.0 / 365.25, abs=1e-12)
+    assert cond["age_at_start_years"] == pytest.approx(flare_age, abs=1e-12)
     assert cond["female"] == 1.0
     sbml = problem.model.sbml_model
     assert sbml.getParameter("body_weight_kg").getValue() == cal.DEFAULT_WEIGHT_KG
@@ -116,7 +116,7 @@ def _python_condition(problem: Problem) -> tuple[np.ndarray, dict[str, np.ndarra
     base = preset.parameter_vector()
     (cond,) = problem.condition_df.to_dict("records")
     mult = np.ones((1, len(base)))
-    flare_age = cond["age_at_start_years"] + cal.SOC_HISTORY_DAYS / 365.25
+    flare_age = cond["age_at_start_years"]
     mult[0, idx("age_at_start_years")] = flare_age / base[idx("age_at_start_years")]
     mult[0, idx("female")] = cond["female"] / base[idx("female")]
     mult[0, idx("body_weight_kg")] = cal.DEFAULT_WEIGHT_KG / base[idx("body_weight_kg")]

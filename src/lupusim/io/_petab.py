@@ -33,8 +33,8 @@ What maps exactly and what does not (also written to README.md):
   weighting as log-normal measurement noise is an assumption.
 * Time: SBML/PEtab time 0 is lupusim day ``-SOC_HISTORY_DAYS`` (-365), where the Python
   simulation starts (a year of untreated disease before the flare); a measurement at
-  lupusim day ``d`` has PEtab time ``d + 365``. The age parameter is the age at that
-  time 0, as in Python.
+  lupusim day ``d`` has PEtab time ``d + 365``. The age parameter is the age at lupusim
+  day 0 (the flare), as in Python (the model's age is ``age_at_start_years + day/365.25``).
 * Free parameters are those of the Python problem, with its bounds and the preset's
   value (calibration.json applied) as nominal value, on ``log10`` scale (Python searches
   on the natural log: same bounds, same optimum). All other parameters stay in the SBML.
@@ -131,8 +131,9 @@ def _human_soc() -> _Design:
     problem = cal.human_soc_problem()
     free = tuple(_FreeParameter(p.name, p.initial, p.lower, p.upper) for p in problem.free)
     flare_age = float(np.median(cal.access_ages()))
-    history_years = cal.SOC_HISTORY_DAYS / 365.25
-    covariates = {"age_at_start_years": flare_age - history_years, "female": 1.0}
+    # age_at_start_years is the age at lupusim day 0 (the flare): the model's age is
+    # age_at_start_years + (lupusim day)/365.25, and the SBML writes time as lupusim time.
+    covariates = {"age_at_start_years": flare_age, "female": 1.0}
     params = preset.parameter_vector()
     for p in free:
         params[spec.parameter_index(p.name)] = p.nominal
@@ -166,7 +167,7 @@ def _human_soc() -> _Design:
         f"Time 0 of the SBML model and of the measurements is lupusim day "
         f"{-cal.SOC_HISTORY_DAYS:g} (a year of untreated disease before the flare, as in "
         f"Python); PEtab time = lupusim day + {cal.SOC_HISTORY_DAYS:g}. "
-        "age_at_start_years is the age at that time 0.",
+        "age_at_start_years is the age at lupusim day 0 (the flare).",
         "Free parameters: the Python problem's, same bounds, preset (calibrated) value as "
         "nominal value, log10 scale (Python searches on the natural log; same optimum). "
         "Python clips to the bounds and adds a penalty outside them; PEtab bounds are hard. "

@@ -204,9 +204,8 @@ def access_regimen() -> Regimen:
 def _soc_run(
     preset: Preset, values: Mapping[str, float], mult: np.ndarray, end_day: float, step: float = 7.0
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    # age_at_start_years is the age at day 0 (the flare); the history runs at negative days.
     params = vector_with(preset, values)[None, :] * mult
-    # The simulation starts SOC_HISTORY_DAYS before the flare: age at start shifted.
-    params[:, preset.model.parameter_index("age_at_start_years")] -= SOC_HISTORY_DAYS / 365.25
     y0 = np.array([preset.initial_state(p) for p in params])
     times = np.unique(
         np.concatenate(
@@ -327,10 +326,7 @@ def refractory_population(
     """
     rng = np.random.default_rng(seed)
     mult = _human_population(preset, n, rng, np.linspace(16.0, 45.0, 30))
-    params = vector_with(preset, values)[None, :] * mult
-    params[:, preset.model.parameter_index("age_at_start_years")] -= (
-        REFRACTORY_HISTORY_DAYS / 365.25
-    )
+    params = vector_with(preset, values)[None, :] * mult  # age_at_start_years: age at day 0
     y0 = np.array([preset.initial_state(p) for p in params])
     history = Regimen(
         "refractory_history",
@@ -342,9 +338,6 @@ def refractory_population(
     sledai = approximate_sledai2k(obs)
     ok = res.ok & (sledai >= 8) & (obs["protein_24h_g"] > 1.0) & (obs["egfr_ml_min_1_73m2"] >= 15.0)
     params = params[ok]
-    params[:, preset.model.parameter_index("age_at_start_years")] += (
-        REFRACTORY_HISTORY_DAYS / 365.25
-    )
     states = res.states[ok, -1, :]
     # Drug effect levels carry over; the prednisone input restarts from the new regimen.
     return params, states

@@ -226,7 +226,7 @@ def draw_seed_patient(
     included = stable_msc = stable_iso = tried = 0
     while included < included_target and tried < max_candidates:
         params = sample_parameters(preset, batch, rng)
-        set_parameter(preset, params, "age_at_start_years", patient.age_years - 3.0)
+        set_parameter(preset, params, "age_at_start_years", patient.age_years)  # at day 0
         set_parameter(preset, params, "female", 1.0 if patient.female else 0.0)
         set_parameter(preset, params, "body_weight_kg", patient.weight_kg)
         y0 = np.array([preset.initial_state(p) for p in params])
