@@ -185,6 +185,21 @@ RODAS5P_TABLE = np.array(
     ]
 )  # fmt: skip
 
+# Rodas5P continuous extension (same source, ``h21 … h48``): with K_r = Σ_j H[r, j] k_j,
+# y(t + θh) = (1 − θ) y + θ (y_new + (1 − θ)(K_1 + θ (K_2 + θ K_3))).
+RODAS5P_DENSE = np.array(
+    [
+        [25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204,
+         0.524948541321073, 1.1241088310450404, 0.4272876194431874, -0.17202221070155493],
+        [-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796,
+         20.176138334709044, 15.98066361424651, -6.789040303419874, -6.710236069923372],
+        [11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643,
+         -52.072871366152654, -59.78993625266729, -0.15582684282751913, 4.883087185713722],
+    ]
+)  # fmt: skip
+#: method -> dense-output matrix (3 × stages); methods without one step to every output.
+DENSE_OUTPUT: dict[str, np.ndarray] = {"rodas5p": RODAS5P_DENSE}
+
 # name -> (table, γ, order of the embedded solution). The step for a table is generated
 # by _step_source: stage i solves W k_i = f(t + c_i h, y + Σ a_ij k_j) + Σ C_ij/h k_j
 # + h d_i ∂f/∂t; y_{n+1} = Y_s + k_s (the last stage argument plus k_s); error = k_s.
@@ -470,8 +485,41 @@ def _step_source(method: str) -> str:
         "    if not math.isfinite(err):",
         "        return math.inf",
         "    return err",
+        "",
+        "",
     ]
+    out += _dense_source(method)
     return "\n".join(out) + "\n"
+
+
+def _dense_source(method: str) -> list[str]:
+    """Source of ``_dense(theta, y, ynew, k, out)`` (the continuous extension of the last
+    step at fraction ``theta``) and ``_HAS_DENSE``; a method without one gets a stub."""
+    dense = DENSE_OUTPUT.get(method)
+    if dense is None:
+        return [
+            "_HAS_DENSE = False",
+            "",
+            "",
+            "def _dense(theta, y, ynew, k, out):",
+            "    return None",
+        ]
+    terms = [
+        " + ".join(f"{float(c)!r} * k[{j}, i]" for j, c in enumerate(row) if c != 0.0)
+        for row in dense
+    ]
+    return [
+        "_HAS_DENSE = True",
+        "",
+        "",
+        "def _dense(theta, y, ynew, k, out):",
+        "    th1 = 1.0 - theta",
+        "    for i in range(y.shape[0]):",
+        f"        k1 = {terms[0]}",
+        f"        k2 = {terms[1]}",
+        f"        k3 = {terms[2]}",
+        "        out[i] = th1 * y[i] + theta * (ynew[i] + th1 * (k1 + theta * (k2 + theta * k3)))",
+    ]
 
 
 @numba.njit(**_JIT)
@@ -609,7 +657,9 @@ def _integrate_subject(
         fac_max = _FAC_MAX
         last_bad_nonfinite = False
         while t < b and code == _OK:
-            target = times[io] if times[io] < b else b
+            # With a continuous extension the steps run to the segment's end and outputs
+            # inside are interpolated; otherwise every output time is stepped to.
+            target = b if _HAS_DENSE or times[io] >= b else times[io]
             while t < target:
                 if steps >= max_steps:
                     code = _FAIL_STEPS
@@ -680,7 +730,16 @@ def _integrate_subject(
                 # accepted
                 n_acc += 1
                 last_bad_nonfinite = False
-                t = target if hit else t + h_try
+                t_new = target if hit else t + h_try
+                if _HAS_DENSE:
+                    while io < n_t and times[io] < t_new:
+                        _dense((times[io] - t) / h_try, y, ynew, k, tmp)
+                        for i in range(n):
+                            states_out[io, i] = tmp[i]
+                        for i in range(n_u):
+                            inputs_out[io, i] = u[i]
+                        io += 1
+                t = t_new
                 for i in range(n):
                     y[i] = ynew[i]
                 need_jac = True
@@ -787,7 +846,9 @@ _BOUND = ("_model_rhs", "_model_jac", "_model_build", "_model_lu", "_model_solve
 _rodas_step: Any = None
 _N_STAGES = 0
 _ERR_EXPONENT = 0.0
-_PER_METHOD = ("_rodas_step", "_N_STAGES", "_ERR_EXPONENT")
+_HAS_DENSE = False
+_dense: Any = None
+_PER_METHOD = ("_rodas_step", "_N_STAGES", "_ERR_EXPONENT", "_HAS_DENSE", "_dense")
 _KERNEL_FUNCTIONS = (_initial_step, _integrate_subject, _batch)
 _ENGINE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
@@ -825,6 +886,7 @@ def _kernel_source(method: str, title: str, cacheable: bool) -> str:
     parts += [
         "",
         "_rodas_step = numba.njit(**_OPTS)(_rodas_step)",
+        "_dense = numba.njit(**_OPTS)(_dense)",
         "_initial_step = numba.njit(**_OPTS)(_initial_step)",
         "_integrate_subject = numba.njit(**_OPTS)(_integrate_subject)",
         "_batch = numba.njit(parallel=True, **_OPTS)(_batch)",
