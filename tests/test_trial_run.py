@@ -239,3 +239,15 @@ def test_unknown_target_is_a_field_error() -> None:
     data["population"]["target"] = "nanjing_2099"
     with pytest.raises(LupusimError, match=r"population\.target: unknown target population"):
         protocol_from_dict(data, file="p.yaml")
+
+
+@pytest.mark.parametrize("name", ["seed_pilot", "deng2017", "alms", "long_term_msc"])
+def test_every_shipped_protocol_runs(name: str, tmp_path: Path) -> None:
+    protocol = load_protocol(EXAMPLES / f"{name}.yaml")
+    summary = run_trial(protocol, tmp_path, _options(n_subjects=4, chunk_size=4, n_trials=3))
+    assert set(summary["arms"]) == {a.name for a in protocol.arms}
+    for block in summary["arms"].values():
+        assert block["n"] == 4
+        assert set(block) == {"n", *(ep.name for ep in protocol.endpoints)}
+    if name == "alms":  # race and biopsy class are not attributes of virtual patients
+        assert summary["trial"]["strata_not_available"] == ["race", "ln_class"]
