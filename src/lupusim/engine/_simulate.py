@@ -200,35 +200,23 @@ def simulate(
     with bar:
         tid = bar.add_task(label, total=n)
         if backend != "lsoda":
-            rodas_idx = [i for i in range(n) if not policies[i]]
-            _run_rodas(
-                compiled,
-                params,
-                init,
-                grid,
-                events,
-                opts,
-                backend,
-                rodas_idx,
-                n_workers,
-                outcomes,
-                lambda k: bar.advance(tid, k),
-            )
-            policy_idx = [i for i in range(n) if policies[i]]
-            _run_rodas(
-                compiled,
-                params,
-                init,
-                grid,
-                events,
-                opts,
-                backend,
-                policy_idx,
-                n_workers,
-                outcomes,
-                lambda k: bar.advance(tid, k),
-                policies=policies,
-            )
+            # subjects without relapse rules in one batch kernel; those with rules segment
+            # by segment between their check times
+            for with_rules in (False, True):
+                _run_rodas(
+                    compiled,
+                    params,
+                    init,
+                    grid,
+                    events,
+                    opts,
+                    backend,
+                    [i for i in range(n) if bool(policies[i]) == with_rules],
+                    n_workers,
+                    outcomes,
+                    lambda k: bar.advance(tid, k),
+                    policies=policies if with_rules else None,
+                )
             tasks = []
         if not tasks:
             pass
