@@ -1,0 +1,627 @@
+"""GPU throughput of the CUDA Rosenbrock engine, with diffrax (JAX, vmapped) beside it.
+
+Human model, MSC infusion (1e6 cells/kg) + NIH cyclophosphamide + prednisone taper from
+day 0, weekly output, rtol 1e-6 (atol 1e-9), Rodas5P, on a CUDA GPU (H100/H200). Stages,
+each written to the JSON as soon as it is done (a run cut short keeps what it measured):
+
+1. compile: the first call of ``integrate_batch_rodas_cuda`` (64 subjects, 4 weeks):
+   code generation, numba → NVVM → PTX, driver JIT; then a threads-per-block sweep.
+2. throughput: N = 10³, 10⁴, 10⁵ subjects × ``--years`` (1): wall time end to end
+   (events to arrays, copies, kernel, outcome objects) and of the kernel alone;
+   subject-years/s for both.
+3. accuracy: the first ``--ref-n`` (20) subjects against a tight CPU reference, the CPU
+   engine's Rodas5P at rtol 1e-10, atol 1e-14 (itself checked against LSODA/Radau in
+   tests/test_rodas.py): the largest relative error over entries with ``|ref| > 1e-6``,
+   for the GPU, for the CPU engine at the same tolerances, and GPU − CPU. Also the CPU
+   engine's throughput with all cores on this host (same subjects, N = ``--cpu-n``).
+4. 10⁶ subject-years in one call: ``--big-n`` (10⁵) × ``--big-years`` (10), weekly
+   output (~13 GB of states on host and device); N is cut to what the remaining time
+   budget allows, from stage 2's kernel rate (recorded).
+5. diffrax (optional; skipped when jax/diffrax are missing): the same model and
+   regimen, ``jax.vmap`` over subjects of ``diffeqsolve`` with Kvaerno5 (ESDIRK, order 5;
+   diffrax has no Rosenbrock method of order > 3) and a PID controller at the same
+   rtol/atol, ``dtmax`` = the engine's ``hmax``. The JAX right-hand side is the model's
+   sympy rates lambdified for JAX (checked against the numba ``rhs``). Doses: the
+   horizon is cut at the union of all subjects' event times; each piece is one
+   ``diffeqsolve`` (the same jitted function for every piece: traced ``t0, t1`` and the
+   piece's output times padded to a fixed length with ``t1``), and between pieces each
+   subject's boluses are added to its states and its rate changes to its inputs; output
+   at an event time shows the state after the event, as in lupusim. Compile time (AOT
+   ``lower().compile()``) and run time are reported apart; N = ``--diffrax-n``.
+
+The whole run keeps to ``--budget-s`` (420 s by default; stages that would not fit are
+skipped and say so). Nothing is installed or downloaded.
+
+    python benchmarks/bench_gpu.py --out "$OUT"     # on the GPU machine
+    python benchmarks/bench_gpu.py --dry-run --out /tmp/bench   # CPU: numba's CUDA
+                                                                 # simulator, tiny N
+
+JSON: ``$OUT/gpu-bench.json`` when ``--out``/``$OUT`` is given, else
+``benchmarks/results/<host>-<date>-gpu.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import itertools
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+DAYS_PER_YEAR = 365.25
+_START = time.perf_counter()
+
+
+def _parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU simulator")
+    ap.add_argument("--n", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    ap.add_argument("--years", type=float, default=1.0)
+    ap.add_argument("--big-n", type=int, default=100_000)
+    ap.add_argument("--big-years", type=float, default=10.0)
+    ap.add_argument("--rtol", type=float, default=1e-6)
+    ap.add_argument("--atol", type=float, default=1e-9)
+    ap.add_argument("--method", default="rodas5p")
+    ap.add_argument("--tpb", type=int, default=64, help="threads per block")
+    ap.add_argument("--tpb-sweep", type=int, nargs="*", default=[32, 64, 128, 256])
+    ap.add_argument("--ref-n", type=int, default=20)
+    ap.add_argument("--cpu-n", type=int, default=10_000)
+    ap.add_argument("--diffrax-n", type=int, nargs="*", default=[1_000, 10_000])
+    ap.add_argument("--no-diffrax", action="store_true")
+    ap.add_argument("--budget-s", type=float, default=420.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None, help="folder for gpu-bench.json")
+    args = ap.parse_args()
+    if args.dry_run:
+        args.n = [4, 8]
+        args.years = 0.1
+        args.big_n, args.big_years = 8, 0.2
+        args.ref_n = 4
+        args.cpu_n = 8
+        args.diffrax_n = [4]
+        args.tpb_sweep = [4, 8]
+        args.tpb = 8
+    return args
+
+
+ARGS = _parse()
+if ARGS.dry_run:  # must precede the first import of numba.cuda
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import sympy as sp  # noqa: E402
+
+from lupusim.engine import SolverOptions  # noqa: E402
+from lupusim.engine._events import Bolus, Event, RateChange  # noqa: E402
+from lupusim.engine._rodas import _sorted_events, integrate_batch_rodas  # noqa: E402
+from lupusim.engine._rodas_gpu import (  # noqa: E402
+    cuda_available,
+    integrate_batch_rodas_cuda,
+    simulator_enabled,
+)
+from lupusim.model import CompiledModel, ModelSpec, compile_model, get_preset  # noqa: E402
+from lupusim.population import sample_parameters  # noqa: E402
+from lupusim.treatments import (  # noqa: E402
+    GlucocorticoidTaper,
+    MSCInfusion,
+    Regimen,
+    nih_cyclophosphamide,
+)
+
+
+def _elapsed() -> float:
+    return time.perf_counter() - _START
+
+
+def _left() -> float:
+    return ARGS.budget_s - _elapsed()
+
+
+def _regimen() -> Regimen:
+    taper = GlucocorticoidTaper(
+        ((0.0, 40.0), (14.0, 30.0), (28.0, 20.0), (56.0, 15.0), (84.0, 10.0), (140.0, 7.5))
+    )
+    return Regimen(
+        "msc+nih+taper", (MSCInfusion(0.0, cells_per_kg=1e6), *nih_cyclophosphamide(0.0), taper)
+    )
+
+
+def _grid(years: float) -> np.ndarray:
+    return np.arange(0.0, years * DAYS_PER_YEAR + 1e-9, 7.0)
+
+
+def _max_rel_error(states: np.ndarray, ref: np.ndarray) -> float:
+    mask = (np.abs(ref) > 1e-6) & np.isfinite(ref)
+    if not mask.any():
+        return float("nan")
+    return float(np.max(np.abs(states[mask] - ref[mask]) / np.abs(ref[mask])))
+
+
+def _stack(outcomes: Sequence[Any]) -> np.ndarray:
+    return np.stack([o.states for o in outcomes])
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _gpu_info() -> dict[str, Any]:
+    info: dict[str, Any] = {"simulator": simulator_enabled(), "cuda_available": cuda_available()}
+    if info["cuda_available"]:
+        from numba import cuda
+
+        dev = cuda.get_current_device()
+        name = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
+        free, total = cuda.current_context().get_memory_info()
+        info |= {
+            "name": name,
+            "compute_capability": list(dev.compute_capability),
+            "multiprocessors": int(dev.MULTIPROCESSOR_COUNT),
+            "memory_total_gb": total / 1e9,
+            "memory_free_gb": free / 1e9,
+        }
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        info["nvidia_smi"] = smi.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        info["nvidia_smi"] = None
+    return info
+
+
+class Report:
+    """The JSON document, rewritten after every stage."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.doc: dict[str, Any] = {}
+
+    def save(self) -> None:
+        self.doc["elapsed_s"] = _elapsed()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.doc, indent=2, default=_json_default))
+        tmp.replace(self.path)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _stage(report: Report, name: str, fn: Callable[[], Any]) -> Any:
+    """Run one stage; its result (or error) goes to the report, which is saved."""
+    t = time.perf_counter()
+    print(f"[{_elapsed():7.1f}s] {name} ...", flush=True)
+    try:
+        result = fn()
+    except Exception as exc:
+        result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        print(result["traceback"], file=sys.stderr, flush=True)
+    if isinstance(result, dict):
+        result.setdefault("stage_s", time.perf_counter() - t)
+    report.doc[name] = result
+    report.save()
+    print(f"[{_elapsed():7.1f}s] {name}: {_summary(result)}", flush=True)
+    return result
+
+
+def _summary(result: Any) -> str:
+    text = json.dumps(result, default=_json_default)
+    return text if len(text) < 400 else text[:400] + " ..."
+
+
+# --------------------------------------------------------------------------------------
+# Subjects
+# --------------------------------------------------------------------------------------
+class Cohort:
+    def __init__(self, n: int, seed: int) -> None:
+        t = time.perf_counter()
+        self.preset = get_preset("human")
+        self.spec: ModelSpec = self.preset.model
+        self.model: CompiledModel = compile_model(self.spec)
+        self.params = sample_parameters(self.preset, n, np.random.default_rng(seed))
+        self.y0 = np.array([self.preset.initial_state(p) for p in self.params])
+        regimen = _regimen()
+        self.events: list[list[Event]] = [regimen.events(self.spec, p) for p in self.params]
+        self.setup_s = time.perf_counter() - t
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray, list[list[Event]]]:
+        return self.params[:n], self.y0[:n], self.events[:n]
+
+
+def _options() -> SolverOptions:
+    return SolverOptions(rtol=ARGS.rtol, atol=ARGS.atol)
+
+
+def _gpu_run(
+    cohort: Cohort, n: int, years: float, tpb: int | None = None
+) -> tuple[dict[str, Any], list[Any]]:
+    params, y0, events = cohort.take(n)
+    times = _grid(years)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    outs = integrate_batch_rodas_cuda(
+        cohort.model,
+        params,
+        y0,
+        times,
+        events,
+        _options(),
+        method=ARGS.method,
+        threads_per_block=tpb or ARGS.tpb,
+        timings=timings,
+    )
+    wall = time.perf_counter() - t
+    span_years = (times[-1] - times[0]) / DAYS_PER_YEAR
+    sy = n * span_years
+    row = {
+        "n": n,
+        "years": span_years,
+        "outputs": len(times),
+        "threads_per_block": tpb or ARGS.tpb,
+        "subject_years": sy,
+        "wall_s": wall,
+        "subject_years_per_s": sy / wall,
+        "kernel_subject_years_per_s": sy / timings["kernel"] if timings["kernel"] > 0 else None,
+        "failed": sum(o.status != 0 for o in outs),
+        "accepted_steps_per_subject_year": timings["accepted_steps"] / sy,
+        "rejected_steps_per_subject_year": timings["rejected_steps"] / sy,
+        "phases_s": {k: v for k, v in timings.items() if not k.endswith("steps")},
+    }
+    return row, outs
+
+
+# --------------------------------------------------------------------------------------
+# diffrax
+# --------------------------------------------------------------------------------------
+def _jumps(spec: ModelSpec, pending: list[list[Event]], at: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per subject: the bolus added to each state and the change of each input at ``at``."""
+    dy = np.zeros((len(pending), len(spec.states)))
+    du = np.zeros((len(pending), len(spec.inputs)))
+    for i, evs in enumerate(pending):
+        for e in evs:
+            if e.time_days != at:
+                continue
+            if isinstance(e, Bolus):
+                dy[i, spec.state_index(e.state)] += e.amount
+            elif isinstance(e, RateChange):
+                du[i, spec.input_index(e.input)] += e.delta
+    return dy, du
+
+
+def _diffrax_stage(cohort: Cohort, reference: np.ndarray | None) -> dict[str, Any]:
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        import diffrax
+    except ImportError as exc:
+        return {"skipped": f"jax/diffrax not importable: {exc}"}
+    spec = cohort.spec
+    out: dict[str, Any] = {
+        "jax": jax.__version__,
+        "diffrax": diffrax.__version__,
+        "devices": [str(d) for d in jax.devices()],
+        "solver": "Kvaerno5 (ESDIRK 5(4)), PIDController(rtol, atol, dtmax=hmax)",
+        "doses": "piecewise diffeqsolve between the union of event times; jumps between",
+        "rows": [],
+    }
+    t = time.perf_counter()
+    ysyms = [s.symbol for s in spec.states]
+    psyms = [q.symbol for q in spec.parameters]
+    usyms = [u.symbol for u in spec.inputs]
+    rates = sp.lambdify((ysyms, psyms, usyms), list(spec.rates), modules="jax", cse=True)
+
+    def vector_field(t: Any, y: Any, args: Any) -> Any:
+        p, u = args
+        return jnp.stack([jnp.asarray(v, dtype=jnp.float64) for v in rates(y, p, u)])
+
+    # the lambdified rates against the numba rhs
+    p0, y00 = cohort.params[0], cohort.y0[0]
+    u0 = np.full(len(spec.inputs), 5.0)
+    f_numba = np.empty(len(spec.states))
+    cohort.model.rhs(0.0, y00, p0, u0, f_numba)
+    f_jax = np.asarray(vector_field(0.0, jnp.asarray(y00), (jnp.asarray(p0), jnp.asarray(u0))))
+    out["rhs_max_rel_diff_vs_numba"] = float(
+        np.max(np.abs(f_jax - f_numba) / np.maximum(np.abs(f_numba), 1e-300))
+    )
+    opts = SolverOptions(rtol=ARGS.rtol, atol=ARGS.atol)
+    term = diffrax.ODETerm(vector_field)
+    solver = diffrax.Kvaerno5()
+    controller = diffrax.PIDController(rtol=opts.rtol, atol=opts.atol, dtmax=opts.hmax)
+
+    def piece(t0: Any, t1: Any, ts: Any, y: Any, p: Any, u: Any) -> tuple[Any, ...]:
+        sol = diffrax.diffeqsolve(
+            term,
+            solver,
+            t0,
+            t1,
+            None,
+            y,
+            args=(p, u),
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=controller,
+            max_steps=opts.max_steps_per_segment,
+            throw=False,
+        )
+        ok = sol.result == diffrax.RESULTS.successful
+        return sol.ys, ok, sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"]
+
+    batched = jax.jit(jax.vmap(piece, in_axes=(None, None, None, 0, 0, 0)))
+    out["build_s"] = time.perf_counter() - t
+
+    times = _grid(ARGS.years)
+    t0, t_end = float(times[0]), float(times[-1])
+    need = 90.0  # before the first compile: a guess; later from what the last N took
+    for n in ARGS.diffrax_n:
+        if _left() < need:
+            out["rows"].append({"n": n, "skipped": f"time budget ({_left():.0f} s left)"})
+            continue
+        params, y0, events = cohort.take(n)
+        pending = [_sorted_events(e, t0, t_end) for e in events]
+        cuts = sorted({e.time_days for evs in pending for e in evs if t0 < e.time_days < t_end})
+        bounds = [t0, *cuts, t_end]
+        per_piece = [times[(times > a) & (times <= b)] for a, b in itertools.pairwise(bounds)]
+        width = max(len(x) for x in per_piece) + 1  # the last slot is always t1
+        n_s = len(spec.states)
+
+        dy0, du0 = _jumps(spec, pending, t0)
+        y = jnp.asarray(y0 + dy0)
+        u = jnp.asarray(du0)
+        p = jnp.asarray(params)
+        jump_list = [_jumps(spec, pending, b) for b in bounds[1:]]
+        ts_list = [
+            jnp.asarray(np.concatenate([x, np.full(width - len(x), b)]))
+            for x, b in zip(per_piece, bounds[1:], strict=True)
+        ]
+        tc = time.perf_counter()
+        compiled = batched.lower(bounds[0], bounds[1], ts_list[0], y, p, u).compile()
+        compile_s = time.perf_counter() - tc
+
+        tr = time.perf_counter()
+        states = np.full((n, len(times), n_s), np.nan)
+        states[:, 0] = np.asarray(y)
+        ok = np.ones(n, dtype=bool)
+        steps = np.zeros(n)
+        rejected = np.zeros(n)
+        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+            ys, good, num, rej = compiled(a, b, ts_list[k], y, p, u)
+            ys = np.asarray(ys)
+            ok &= np.asarray(good)
+            steps += np.asarray(num)
+            rejected += np.asarray(rej)
+            dy, du = jump_list[k]
+            y = jnp.asarray(ys[:, -1] + dy)
+            u = u + jnp.asarray(du)
+            slots = np.searchsorted(times, per_piece[k])
+            states[:, slots] = ys[:, : len(per_piece[k])]
+            if len(per_piece[k]) and per_piece[k][-1] == b:
+                states[:, slots[-1]] = np.asarray(y)  # right-continuous at event times
+        run_s = time.perf_counter() - tr
+        span = (t_end - t0) / DAYS_PER_YEAR
+        row: dict[str, Any] = {
+            "n": n,
+            "years": span,
+            "pieces": len(bounds) - 1,
+            "compile_s": compile_s,
+            "run_s": run_s,
+            "subject_years_per_s": n * span / run_s,
+            "failed": int((~ok).sum()),
+            "accepted_steps_per_subject_year": float(steps.mean() / span),
+            "rejected_steps_per_subject_year": float(rejected.mean() / span),
+        }
+        need = 1.3 * (compile_s + run_s * 10) if n < 10 * max(ARGS.diffrax_n) else need
+        if reference is not None:
+            m = min(n, len(reference))
+            row["max_rel_error_vs_reference"] = _max_rel_error(states[:m], reference[:m])
+        out["rows"].append(row)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+def main() -> None:
+    stamp = dt.datetime.now(dt.UTC)
+    out_dir = ARGS.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else None)
+    if out_dir is not None:
+        path = out_dir / "gpu-bench.json"
+    else:
+        suffix = "gpu-dryrun" if ARGS.dry_run else "gpu"
+        path = (
+            Path(__file__).parent
+            / "results"
+            / f"{socket.gethostname()}-{stamp:%Y-%m-%d}-{suffix}.json"
+        )
+    report = Report(path)
+    report.doc = {
+        "host": socket.gethostname(),
+        "date": stamp.isoformat(timespec="seconds"),
+        "dry_run": ARGS.dry_run,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "numba_threads": int(numba.config.NUMBA_NUM_THREADS),  # type: ignore[attr-defined]
+        "versions": {
+            k: _version(k) for k in ("numpy", "numba", "numba-cuda", "jax", "diffrax", "scipy")
+        },
+        "setup": {
+            "preset": "human",
+            "regimen": "MSCInfusion(0, 1e6/kg) + nih_cyclophosphamide(0) + GlucocorticoidTaper"
+            "(40→30→20→15→10→7.5 mg/day at days 0, 14, 28, 56, 84, 140)",
+            "output_step_days": 7.0,
+            "method": ARGS.method,
+            "rtol": ARGS.rtol,
+            "atol": ARGS.atol,
+            "budget_s": ARGS.budget_s,
+        },
+    }
+    report.doc["gpu"] = _gpu_info()
+    report.save()
+    if not ARGS.dry_run and not cuda_available():
+        report.doc["error"] = "no CUDA GPU visible to numba (use --dry-run on a CPU machine)"
+        report.save()
+        print(report.doc["error"], file=sys.stderr)
+        sys.exit(2)
+
+    n_all = max([*ARGS.n, ARGS.big_n, ARGS.cpu_n, ARGS.ref_n, *ARGS.diffrax_n, 64])
+    cohort_box: dict[str, Cohort] = {}
+
+    def setup() -> dict[str, Any]:
+        cohort_box["c"] = Cohort(n_all, ARGS.seed)
+        c = cohort_box["c"]
+        return {"subjects": n_all, "events_per_subject": len(c.events[0]), "setup_s": c.setup_s}
+
+    _stage(report, "setup", setup)
+    cohort = cohort_box["c"]
+
+    # 1. compile + warm-up, then threads per block
+    def compile_stage() -> dict[str, Any]:
+        n = min(8 if ARGS.dry_run else 64, n_all)
+        t = time.perf_counter()
+        row, _ = _gpu_run(cohort, n, 28.0 / DAYS_PER_YEAR)
+        result: dict[str, Any] = {"first_call_s": time.perf_counter() - t, "first_call": row}
+        row2, _ = _gpu_run(cohort, n, 28.0 / DAYS_PER_YEAR)
+        result["second_call_s"] = row2["wall_s"]
+        result["compile_s_estimate"] = result["first_call_s"] - row2["wall_s"]
+        return result
+
+    _stage(report, "compile", compile_stage)
+
+    def tpb_stage() -> dict[str, Any]:
+        n = min(10_000, n_all) if not ARGS.dry_run else ARGS.n[0]
+        rows = []
+        for tpb in ARGS.tpb_sweep:
+            try:
+                row, _ = _gpu_run(cohort, n, ARGS.years, tpb)
+                rows.append({"tpb": tpb, "kernel_s": row["phases_s"]["kernel"]})
+            except Exception as exc:  # e.g. too many resources requested for launch
+                rows.append({"tpb": tpb, "error": f"{type(exc).__name__}: {exc}"})
+        good = [r for r in rows if "kernel_s" in r]
+        best = min(good, key=lambda r: r["kernel_s"])["tpb"] if good else ARGS.tpb
+        return {"n": n, "rows": rows, "best_tpb": best}
+
+    tpb_result = _stage(report, "threads_per_block", tpb_stage)
+    best_tpb = tpb_result.get("best_tpb", ARGS.tpb) if isinstance(tpb_result, dict) else ARGS.tpb
+
+    # 2. throughput
+    gpu_first: dict[str, list[Any]] = {}
+
+    def throughput_stage() -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        rate = None
+        for n in sorted(ARGS.n):
+            sy = n * ARGS.years
+            if rate is not None and sy / rate * 1.5 + 30 > _left():
+                rows.append({"n": n, "skipped": f"time budget ({_left():.0f} s left)"})
+                continue
+            row, outs = _gpu_run(cohort, n, ARGS.years, best_tpb)
+            rate = row["subject_years_per_s"]
+            rows.append(row)
+            if "outs" not in gpu_first:
+                gpu_first["outs"] = outs[: ARGS.ref_n]
+        return {"rows": rows}
+
+    thr = _stage(report, "throughput", throughput_stage)
+
+    # 3. accuracy against a tight CPU reference; CPU throughput on this host
+    reference_box: dict[str, np.ndarray] = {}
+
+    def accuracy_stage() -> dict[str, Any]:
+        m = ARGS.ref_n
+        params, y0, events = cohort.take(m)
+        times = _grid(ARGS.years)
+        tight = SolverOptions(rtol=1e-10, atol=1e-14)
+        t = time.perf_counter()
+        ref_outs = integrate_batch_rodas(cohort.model, params, y0, times, events, tight)
+        ref_s = time.perf_counter() - t
+        ref = _stack(ref_outs)
+        reference_box["ref"] = ref
+        cpu_outs = integrate_batch_rodas(
+            cohort.model, params, y0, times, events, _options(), method=ARGS.method
+        )
+        cpu = _stack(cpu_outs)
+        result: dict[str, Any] = {
+            "reference": "CPU Rodas5P, rtol 1e-10, atol 1e-14",
+            "n": m,
+            "reference_failed": sum(o.status != 0 for o in ref_outs),
+            "reference_s_incl_cpu_compile": ref_s,
+            "cpu_max_rel_error": _max_rel_error(cpu, ref),
+        }
+        if "outs" in gpu_first:
+            gpu = _stack(gpu_first["outs"])
+            result["gpu_max_rel_error"] = _max_rel_error(gpu, ref)
+            result["gpu_vs_cpu_same_tol_max_rel_diff"] = _max_rel_error(gpu, cpu)
+            result["gpu_bitwise_equal_cpu"] = bool(np.array_equal(gpu, cpu, equal_nan=True))
+        n_cpu = ARGS.cpu_n
+        p2, y2, e2 = cohort.take(n_cpu)
+        t = time.perf_counter()
+        outs = integrate_batch_rodas(cohort.model, p2, y2, times, e2, _options())
+        wall = time.perf_counter() - t
+        sy = n_cpu * (times[-1] - times[0]) / DAYS_PER_YEAR
+        result["cpu_throughput"] = {
+            "n": n_cpu,
+            "threads": int(numba.get_num_threads()),
+            "wall_s": wall,
+            "subject_years_per_s": sy / wall,
+            "failed": sum(o.status != 0 for o in outs),
+        }
+        return result
+
+    _stage(report, "accuracy", accuracy_stage)
+
+    # 4. 10^6 subject-years in one call
+    def big_stage() -> dict[str, Any]:
+        rows = [r for r in thr.get("rows", []) if "kernel_subject_years_per_s" in r]
+        want = ARGS.big_n
+        note = None
+        if rows and not ARGS.dry_run:
+            rate = max(r["subject_years_per_s"] for r in rows)
+            reserve = 30.0 if ARGS.no_diffrax else 150.0  # for the diffrax stage
+            affordable = int(max(0.0, _left() - reserve) * rate / ARGS.big_years)
+            if affordable < want:
+                note = f"N cut from {want} to {affordable} to fit the time budget"
+                want = affordable
+        if want < 1:
+            return {"skipped": "time budget", "note": note}
+        row, outs = _gpu_run(cohort, want, ARGS.big_years, best_tpb)
+        del outs
+        row["note"] = note
+        return row
+
+    _stage(report, "million_subject_years", big_stage)
+
+    # 5. diffrax
+    if ARGS.no_diffrax:
+        report.doc["diffrax"] = {"skipped": "--no-diffrax"}
+        report.save()
+    else:
+        _stage(report, "diffrax", lambda: _diffrax_stage(cohort, reference_box.get("ref")))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
