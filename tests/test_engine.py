@@ -332,3 +332,16 @@ def test_rosenbrock_policies_fire_like_lsoda() -> None:
     scale = np.abs(ref.states).max(axis=(0, 1))
     np.testing.assert_allclose(fast.states, ref.states, rtol=1e-4, atol=1e-7 * scale.max())
     np.testing.assert_array_equal(fast.inputs, ref.inputs)
+
+
+def test_cuda_backend_without_a_gpu_is_a_clear_error() -> None:
+    from lupusim.engine._rodas_gpu import cuda_available, simulator_enabled
+    from lupusim.errors import SimulationError
+
+    if cuda_available() or simulator_enabled():
+        pytest.skip("a CUDA device (or the simulator) is present")
+    preset = get_preset("human")
+    p, y0 = preset.parameter_vector()[None], preset.initial_state()[None]
+    regimen = Regimen("m", (MSCInfusion(0.0, cells_per_kg=1e6),))
+    with pytest.raises(SimulationError, match="needs a CUDA GPU"):
+        simulate(preset.model, p, y0, [regimen], np.array([0.0, 7.0]), backend="rodas5p-cuda")

@@ -15,11 +15,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from lupusim.engine._events import Event, Policy
 from lupusim.engine._result import SimulationResult
 from lupusim.engine._solver import SolverOptions, SubjectOutcome, integrate_subject
+from lupusim.errors import SimulationError
 from lupusim.model._codegen import CompiledModel, compile_model
 from lupusim.model._spec import ModelSpec
 
-Backend = Literal["lsoda", "rodas5p", "rodas4"]
-BACKENDS: tuple[str, ...] = ("lsoda", "rodas5p", "rodas4")
+Backend = Literal["lsoda", "rodas5p", "rodas4", "rodas5p-cuda", "rodas4-cuda"]
+BACKENDS: tuple[str, ...] = ("lsoda", "rodas5p", "rodas4", "rodas5p-cuda", "rodas4-cuda")
 RODAS_BATCH = 256
 
 
@@ -59,6 +60,44 @@ def _run_chunk(task: _Task) -> tuple[int, list[SubjectOutcome]]:
         for i in range(task.parameters.shape[0])
     ]
     return task.start, outcomes
+
+
+def _run_cuda(
+    compiled: CompiledModel,
+    params: np.ndarray,
+    init: np.ndarray,
+    grid: np.ndarray,
+    events: tuple[tuple[Event, ...], ...],
+    opts: SolverOptions,
+    method: str,
+    indices: list[int],
+    outcomes: list[SubjectOutcome | None],
+) -> None:
+    """All ``indices`` in one launch of the CUDA kernel (one thread per subject)."""
+    from lupusim.engine._rodas_gpu import (
+        cuda_available,
+        integrate_batch_rodas_cuda,
+        simulator_enabled,
+    )
+
+    if not indices:
+        return
+    if not (cuda_available() or simulator_enabled()):
+        raise SimulationError(
+            f"backend {method}-cuda needs a CUDA GPU usable by numba.cuda; none was found "
+            f"(use backend={method!r} on the CPU)"
+        )
+    outs = integrate_batch_rodas_cuda(
+        compiled,
+        params[indices],
+        init[indices],
+        grid,
+        [events[i] for i in indices],
+        opts,
+        method=method,
+    )
+    for i, out in zip(indices, outs, strict=True):
+        outcomes[i] = out
 
 
 def _run_rodas(
@@ -153,7 +192,10 @@ def simulate(
         Rosenbrock method compiled with numba, ``"rodas5p"`` or ``"rodas4"``
         (:mod:`lupusim.engine._rodas`), which runs subjects on ``workers`` threads.
         Subjects whose regimen has policies are integrated segment by segment between
-        policy check times (:mod:`lupusim.engine._rodas_policies`).
+        policy check times (:mod:`lupusim.engine._rodas_policies`). ``"rodas5p-cuda"`` /
+        ``"rodas4-cuda"`` run the subjects without policies on a CUDA GPU, one thread per
+        subject (:mod:`lupusim.engine._rodas_gpu`; an error without a GPU), and those with
+        policies on the CPU Rosenbrock.
 
     Every subject gets a status; a failed subject keeps NaN after its failure time and
     is reported in ``result.status``/``result.messages``, never silently dropped.
@@ -199,7 +241,28 @@ def simulate(
     compiled = compile_model(model)  # compile once before forking
     with bar:
         tid = bar.add_task(label, total=n)
-        if backend != "lsoda":
+        if backend.endswith("-cuda"):
+            method = backend.removesuffix("-cuda")
+            plain = [i for i in range(n) if not policies[i]]
+            _run_cuda(compiled, params, init, grid, events, opts, method, plain, outcomes)
+            bar.advance(tid, len(plain))
+            # relapse rules run in Python between check times: on the CPU Rosenbrock
+            _run_rodas(
+                compiled,
+                params,
+                init,
+                grid,
+                events,
+                opts,
+                method,
+                [i for i in range(n) if policies[i]],
+                n_workers,
+                outcomes,
+                lambda k: bar.advance(tid, k),
+                policies=policies,
+            )
+            tasks = []
+        elif backend != "lsoda":
             # subjects without relapse rules in one batch kernel; those with rules segment
             # by segment between their check times
             for with_rules in (False, True):

@@ -11,7 +11,7 @@ from lupusim.errors import LupusimError
 
 trial_app = typer.Typer(help="Virtual trials from a protocol file.", no_args_is_help=True)
 
-SOLVERS = ("rodas5p", "rodas4", "lsoda")
+SOLVERS = ("rodas5p", "rodas4", "lsoda", "rodas5p-cuda", "rodas4-cuda")
 
 
 def _parse_sizes(text: str | None) -> tuple[int, ...]:
@@ -49,11 +49,13 @@ def run_command(
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster to join (default: local).")
     ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", help="Cores to use (0 = all).", min=0)
-    ] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Cores to use (0 = all).", min=0)] = 0,
     solver: Annotated[
-        str, typer.Option("--solver", help="rodas5p (default), rodas4 or lsoda (reference).")
+        str,
+        typer.Option(
+            "--solver",
+            help="rodas5p (default), rodas4, lsoda (reference), or rodas5p-cuda (GPU).",
+        ),
     ] = "rodas5p",
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", help="Subjects per chunk written to disk.", min=1)
