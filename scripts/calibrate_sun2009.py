@@ -3,11 +3,12 @@
 
 Runs four problems in order (see lupusim.studies.sun2009._calibration): mouse (M1–M6),
 human standard of care (S1, S3–S6), human hazards (S7, S9), human MSC response
-(H1–H5). Always starts from the values in the code (calibration.json is ignored while
+(H1–H5, on refractory virtual patients weighted to Liang 2010's baseline 24-h protein by
+prevalence weighting). Always starts from the values in the code (calibration.json is ignored while
 fitting), so the output is a function of the code and the seed alone. Writes
 src/lupusim/model/data/calibration.json, which the presets then load.
 
-    python scripts/calibrate_sun2009.py [--max-evals N] [--only mouse,human_soc,...]
+    python scripts/calibrate_sun2009.py [--max-evals N]
 """
 
 from __future__ import annotations
