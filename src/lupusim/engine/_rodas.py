@@ -39,10 +39,12 @@ subject's states with ``sc_i = atol + rtol·max(|y_n,i|, |y_{n+1},i|)``; a step 
 when the norm is ≤ 1; ``h_new = h · min(6, max(0.2, 0.9 · err^(-1/(q+1))))`` with ``q``
 the embedded order, no increase right after a rejection, ``h ≤ hmax``. Each segment
 between event times starts with the Hairer–Nørsett–Wanner initial step heuristic (Solving
-ODEs I, Section II.4). The solver stops exactly at every output and event time (no dense
-output). Failures give a status, never an exception: the step-count limit per segment
-or a step size that underflows gives ``STATUS_SOLVER_FAILED``; a state that cannot be
-kept finite (steps shrunk until they underflow) gives ``STATUS_NON_FINITE``.
+ODEs I, Section II.4). The solver stops exactly at every output and event time, unless
+``SolverOptions.dense_output`` asks Rodas5P to interpolate outputs with its continuous
+extension (Steinebach 2023). Failures give a status, never an exception: the step-count
+limit per segment or a step size that underflows gives ``STATUS_SOLVER_FAILED``; a state
+that cannot be kept finite (steps shrunk until they underflow) gives
+``STATUS_NON_FINITE``.
 
 Linear algebra: ``W`` is factorised without row exchanges by straight-line code generated
 for the fill pattern of the model's symbolic Jacobian (28×28 with ~90 non-zeros, ~155
@@ -580,6 +582,7 @@ def _integrate_subject(
     hmax: float,
     max_steps: int,
     autonomous: bool,
+    dense: bool,
     states_out: Any,
     inputs_out: Any,
     info: Any,
@@ -657,9 +660,10 @@ def _integrate_subject(
         fac_max = _FAC_MAX
         last_bad_nonfinite = False
         while t < b and code == _OK:
-            # With a continuous extension the steps run to the segment's end and outputs
-            # inside are interpolated; otherwise every output time is stepped to.
-            target = b if _HAS_DENSE or times[io] >= b else times[io]
+            # With ``dense`` (and a continuous extension) the steps run to the segment's
+            # end and outputs inside are interpolated; otherwise every output time is
+            # stepped to (more accurate at each output, slower on fine grids).
+            target = b if (dense and _HAS_DENSE) or times[io] >= b else times[io]
             while t < target:
                 if steps >= max_steps:
                     code = _FAIL_STEPS
@@ -731,7 +735,7 @@ def _integrate_subject(
                 n_acc += 1
                 last_bad_nonfinite = False
                 t_new = target if hit else t + h_try
-                if _HAS_DENSE:
+                if dense and _HAS_DENSE:
                     while io < n_t and times[io] < t_new:
                         _dense((times[io] - t) / h_try, y, ynew, k, tmp)
                         for i in range(n):
@@ -797,6 +801,7 @@ def _batch(
     hmax: float,
     max_steps: int,
     autonomous: bool,
+    dense: bool,
     states_out: Any,
     inputs_out: Any,
     info: Any,
@@ -820,6 +825,7 @@ def _batch(
             hmax,
             max_steps,
             autonomous,
+            dense,
             states_out[s],
             inputs_out[s],
             info[s],
@@ -1092,6 +1098,7 @@ def integrate_subject_rodas(
         float(opts.hmax),
         int(opts.max_steps_per_segment),
         rates_are_autonomous(spec),
+        bool(opts.dense_output),
         states,
         inputs,
         info,
@@ -1152,6 +1159,7 @@ def integrate_batch_rodas(
         float(opts.hmax),
         int(opts.max_steps_per_segment),
         rates_are_autonomous(spec),
+        bool(opts.dense_output),
         states,
         inputs,
         info,
@@ -1214,6 +1222,7 @@ def solve_rodas(
         float(opts.hmax),
         int(opts.max_steps_per_segment),
         autonomous,
+        bool(opts.dense_output),
         states,
         inputs,
         info,

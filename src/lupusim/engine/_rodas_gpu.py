@@ -428,6 +428,7 @@ def _cuda_subject(
     atol: float,
     hmax: float,
     max_steps: int,
+    dense: bool,
     states_out: Any,
     inputs_out: Any,
     info: Any,
@@ -508,7 +509,7 @@ def _cuda_subject(
         while t < b and code == _OK:
             # with a continuous extension the steps run to the segment's end and outputs
             # inside are interpolated; otherwise every output time is stepped to
-            target = b if _HAS_DENSE or times[io] >= b else times[io]
+            target = b if (dense and _HAS_DENSE) or times[io] >= b else times[io]
             while t < target:
                 if steps >= max_steps:
                     code = _FAIL_STEPS
@@ -563,7 +564,7 @@ def _cuda_subject(
                 n_acc += 1
                 last_bad_nonfinite = False
                 t_new = target if hit else t + h_try
-                if _HAS_DENSE:
+                if dense and _HAS_DENSE:
                     while io < n_t and times[io] < t_new:
                         _dense((times[io] - t) / h_try, y, ynew, k, tmp)
                         for i in range(n):
@@ -628,6 +629,7 @@ def _cuda_kernel(
     atol: float,
     hmax: float,
     max_steps: int,
+    dense: bool,
     states_out: Any,
     inputs_out: Any,
     info: Any,
@@ -652,7 +654,7 @@ def _cuda_kernel(
         dinv = cuda.local.array(N_STATES, float64)
         codes[s] = _cuda_subject(
             s, params, y0, times, ev_off, ev_t, ev_kind, ev_idx, ev_amt,
-            rtol, atol, hmax, max_steps, states_out, inputs_out, info,
+            rtol, atol, hmax, max_steps, dense, states_out, inputs_out, info,
             y, u, ynew, f0, ft, fs, ys, tmp, k, jv, w, wd, piv, dinv,
         )  # fmt: skip
 
@@ -847,6 +849,7 @@ def integrate_batch_rodas_cuda(
         np.float64(opts.atol),
         np.float64(opts.hmax),
         np.int64(opts.max_steps_per_segment),
+        bool(opts.dense_output),
         d_states,
         d_inputs,
         d_info,
