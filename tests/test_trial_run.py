@@ -84,6 +84,7 @@ def test_database_holds_every_table(deng: Any, deng_run: tuple[Path, dict[str, A
     status = read_table(out, "status")
     n_ok = int(status["ok"].sum())
     assert len(outcomes) == n_ok * len(deng.endpoints)
+    assert (status["policy_events"] == 0).all()  # Deng 2017 arms have no relapse rules
     visits = read_table(out, "visits")
     scores = read_table(out, "scores")
     assert {"subject_id", "visit", "study_day", "arm", "protein_24h_g"} <= set(visits.columns)

@@ -15,6 +15,7 @@ number, never on the process that runs the chunk: local and Ray runs agree exact
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -265,7 +266,7 @@ def run_chunk(
                     "eskd_day": np.where(np.isfinite(eskd), eskd, np.nan),
                     "serious_infections": [len(x) for x in infections],
                     "flare_triggers": [len(t) for t in draws.triggers],
-                    "policy_events": _policy_event_counts(res, base),
+                    "policy_events": _policy_event_counts(res, regimens),
                 }
             )
         )
@@ -279,13 +280,20 @@ def run_chunk(
     )
 
 
-def _policy_event_counts(res: SimulationResult, base: Regimen) -> list[int]:
-    """Events applied beyond the scheduled ones (relapse rules), per subject."""
-    scheduled = len(base.events(res.model, res.parameters[0])) if len(res.parameters) else 0
-    triggers = [sum(1 for e in ev if "flare trigger" in e.label) for ev in res.applied_events]
-    return [
-        max(0, len(ev) - scheduled - t) for ev, t in zip(res.applied_events, triggers, strict=True)
-    ]
+def _policy_event_counts(res: SimulationResult, regimens: Sequence[Regimen]) -> list[int]:
+    """Events a relapse rule added, per subject: applied events that are not among the
+    regimen's scheduled doses and flare triggers (multiset difference)."""
+    out = []
+    for i, applied in enumerate(res.applied_events):
+        scheduled = Counter(regimens[i].events(res.model, res.parameters[i]))
+        added = 0
+        for ev in applied:
+            if scheduled[ev] > 0:
+                scheduled[ev] -= 1
+            else:
+                added += 1
+        out.append(added)
+    return out
 
 
 def _trajectories(
