@@ -41,6 +41,12 @@ def _c(value: float, source: str, tag: str = "V", note: str = "") -> ParameterVa
     return ParameterValue(value, Citation(source, tag, note))
 
 
+#: Targets of the calibration problems (lupusim.studies.sun2009._calibration) whose free
+#: parameters are fitted jointly: each such parameter names every residual of its problem.
+_SOC_TARGETS = ("S1", "S3", "S4", "S5", "S6")
+_MSC_TARGETS = ("H1", "H2", "H3", "H4", "H5")
+
+
 def _f(value: float, *targets: str) -> ParameterValue:
     return ParameterValue(value, Calibrated(tuple(targets)))
 
@@ -184,25 +190,25 @@ _HUMAN: dict[str, ParameterValue] = {
     "age_at_start_years": _a(30.0, "default adult; set per subject"),
     "body_weight_kg": _a(60.0, "default adult; set per subject"),
     "msc_intrinsic_function": _a(0.5, "SLE patients' BMMSC defective (Carrión 2010, Sun 2009)"),
-    "k_msc_recovery": _f(LN2 / 365.0, "H2", "H5", "H14", "H15"),
+    "k_msc_recovery": _f(LN2 / 365.0, *_MSC_TARGETS),
     "k_msc_il17_damage": _a(0.0001, "IL-17 damages recipient BMMSC (Ma 2015 direction)"),
-    "k_msc_niche_repair": _f(1.8, "H2", "H4"),
-    "k_tgfb_induction": _f(1.5, "H2", "H4"),
-    "k_tgfb_decay": _f(LN2 / 7.0, "H2", "H4", "H5"),
-    "msc_restraint": _f(1.0, "H2", "H4", "H5"),
-    "b_suppression_tgfb": _f(3.0, "H2", "H4"),
+    "k_msc_niche_repair": _f(1.8, *_MSC_TARGETS),
+    "k_tgfb_induction": _f(1.5, *_MSC_TARGETS),
+    "k_tgfb_decay": _f(LN2 / 7.0, *_MSC_TARGETS),
+    "msc_restraint": _f(1.0, *_MSC_TARGETS),
+    "b_suppression_tgfb": _f(3.0, *_MSC_TARGETS),
     "k_treg_turnover": _a(0.05, "human Treg pool turns over in ~2 weeks"),
     "treg_healthy_pct": _a(8.0, "human CD4+CD25+Foxp3+ ~5-10% of CD4"),
     "k_th17_turnover": _a(0.1, "human Th17 pool turns over in ~1 week"),
     "th17_healthy_pct": _a(1.0, "human Th17 ~1% of CD4"),
     "b_genetic_drive": _a(0.004, "constitutive autoreactive drive; wide between patients"),
-    "b_activation_max": _f(0.04, "H1", "S3"),
+    "b_activation_max": _f(0.04, *_SOC_TARGETS),
     "k_b_loss": _a(0.02, "autoreactive plasma cells t½ ~5 weeks"),
     "k_antibody_turnover": _c(LN2 / 21.0, "human IgG half-life ~21 days", "M"),
     "c3_normal": _a(1.2, "human C3 reference 0.9-1.8 g/L"),
     "c4_normal": _a(0.25, "human C4 reference 0.1-0.4 g/L"),
-    "k_renal_injury": _f(0.06, "S3", "S4", "S5", "S6"),
-    "k_renal_resolution": _f(0.03, "S4", "S5"),
+    "k_renal_injury": _f(0.06, *_SOC_TARGETS),
+    "k_renal_resolution": _f(0.03, *_SOC_TARGETS),
     "k_renal_fibrosis": _a(1.6e-4, "~30% nephron loss after 5 years of active nephritis"),
     "lymphocytes_normal": _a(2.0, "adult lymphocytes ~2e9/L"),
     "neutrophils_normal": _a(4.0, "adult neutrophils ~4e9/L"),
@@ -219,7 +225,7 @@ _HUMAN: dict[str, ParameterValue] = {
     "infection_case_fatality": _f(0.05, "S9"),
     "hazard_infection_baseline": _f(1.1e-4, "S7"),
     "upcr_normal": _a(0.1, "healthy UPCR < 0.15 g/g"),
-    "upcr_per_renal_activity": _f(3.0, "S3", "H3"),
+    "upcr_per_renal_activity": _f(3.0, *_SOC_TARGETS),
     "upcr_per_chronic_damage": _a(1.0, "fixed proteinuria from scarred glomeruli"),
     "creatinine_excretion_g_day": _a(
         1.0, "adult urinary creatinine ~1 g/day (24-h protein ≈ UPCR)"
