@@ -377,7 +377,10 @@ def liang_regimen() -> Regimen:
 def human_msc_problem(
     base_values: Mapping[str, float], n: int = 8000, seed: int = 4
 ) -> CalibrationProblem:
-    """Refractory LN after one MSC infusion (H1–H5, Liang 2010).
+    """Refractory LN after one MSC infusion: Liang 2010 (H1–H5), with the other
+    Nanjing-programme cohorts whose quantities need no unpublished definition: Wen 2019
+    median SLEDAI course (H6–H10), Wang 2013 relapse at 1 year (H14), Gu 2014 eGFR change
+    (H19, as a ratio) and Liu 2011 SLEDAI and protein change at 6 months (H24, H26).
 
     ``n`` candidates are drawn; those meeting the inclusion criteria are weighted so that
     their baseline 24-h protein matches Liang 2010's (:func:`liang_baseline_weights`), and
@@ -388,7 +391,8 @@ def human_msc_problem(
     weights = liang_baseline_weights(protein0)
     keep = weights > 0
     params0, states0, weights = params0[keep], states0[keep], weights[keep]
-    times = np.arange(0.0, 366.0, 15.0)
+    times = np.unique(np.concatenate([np.arange(0.0, 366.0, 15.0), [30.44, 91.3, 182.6, 365.0]]))
+    i1, i3, i6, i12 = (int(np.searchsorted(times, d)) for d in (30.44, 91.3, 182.6, 365.0))
     free = (
         FreeParameter("k_msc_niche_repair", preset.values["k_msc_niche_repair"].value, 0.05, 20.0),
         FreeParameter("k_msc_recovery", preset.values["k_msc_recovery"].value, 1e-4, 0.05),
@@ -427,9 +431,52 @@ def human_msc_problem(
         def mean(x: np.ndarray) -> float:
             return float(np.sum(w * x))
 
+        def median(x: np.ndarray) -> float:
+            return _weighted_median(x, w)
+
+        egfr = obs["egfr_ml_min_1_73m2"][ok]
+        # Other Nanjing-programme cohorts on the same (Liang-weighted) virtual patients
+        # (assumption: similar refractory populations, one 1e6/kg infusion, UC-MSC as
+        # potent as BM-MSC): Wen 2019 median SLEDAI course, Wang 2013 relapse at 1 year,
+        # and relative changes where baselines differ (Gu 2014 GFR read as eGFR; Liu 2011
+        # SLEDAI and 24-h protein at 6 months).
+        wen = [
+            Residual(tid, f"median SLEDAI-2K (approx.) at {label}", median(sledai[:, i]), v, 1.5)
+            for tid, label, i, v in (
+                ("H6", "baseline", 0, 13.0),
+                ("H7", "1 month", i1, 9.0),
+                ("H8", "3 months", i3, 8.0),
+                ("H9", "6 months", i6, 6.0),
+                ("H10", "12 months", i12, 5.0),
+            )
+        ]
+        ratios = [
+            Residual(
+                "H19",
+                "mean eGFR at 12 months / baseline (Gu 2014 69.51/58.55)",
+                mean(egfr[:, i12]) / mean(egfr[:, 0]),
+                69.51 / 58.55,
+                0.06,
+            ),
+            Residual(
+                "H24",
+                "mean SLEDAI-2K at 6 months / baseline (Liu 2011 6.9/10.4)",
+                mean(sledai[:, i6]) / mean(sledai[:, 0]),
+                6.9 / 10.4,
+                0.1,
+            ),
+            Residual(
+                "H26",
+                "mean 24-h protein at 6 months / baseline (Liu 2011 1489/2454)",
+                mean(protein[:, i6]) / mean(protein[:, 0]),
+                1489.0 / 2454.0,
+                0.1,
+            ),
+        ]
+
         return [
             Residual("H1", "mean SLEDAI-2K (approx.) at baseline", mean(sledai[:, 0]), 12.2, 1.0),
-            Residual("H2", "mean SLEDAI-2K (approx.) at 12 months", mean(sledai[:, -1]), 3.2, 1.0),
+            Residual("H2", "mean SLEDAI-2K (approx.) at 12 months", mean(sledai[:, i12]), 3.2, 1.0),
             Residual(
                 "H3",
                 "mean 24-h protein at baseline, g (matched by prevalence weighting)",
@@ -437,7 +484,7 @@ def human_msc_problem(
                 2.505,
                 0.3,
             ),
-            Residual("H4", "mean 24-h protein at 12 months, g", mean(protein[:, -1]), 0.858, 0.2),
+            Residual("H4", "mean 24-h protein at 12 months, g", mean(protein[:, i12]), 0.858, 0.2),
             Residual(
                 "H5",
                 "proteinuria relapse within 12 months (fraction of all)",
@@ -445,6 +492,15 @@ def human_msc_problem(
                 0.154,
                 0.05,
             ),
+            Residual(
+                "H14",
+                "proteinuria relapse within 12 months (Wang 2013, fraction of all)",
+                mean(relapsed.astype(float)),
+                0.12,
+                0.05,
+            ),
+            *wen,
+            *ratios,
         ]
 
     return CalibrationProblem("human_msc", "human", free, residuals)
