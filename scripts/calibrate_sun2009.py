@@ -2,12 +2,13 @@
 """Fit the free parameters of the Sun 2009 reproduction to targets.csv.
 
 Runs four problems in order (see lupusim.studies.sun2009._calibration): mouse (M1–M6),
-human standard of care (S1, S3–S6), human hazards (S7, S9), human MSC response (Liang
-2010 H1–H5, Wen 2019 H6–H10, Wang 2013 H14, Gu 2014 H19, Liu 2011 H24, H26 — on
-refractory virtual patients weighted to Liang 2010's baseline 24-h protein by prevalence
-weighting). Always starts from the values in the code (calibration.json is ignored while
-fitting), so the output is a function of the code and the seed alone. Writes
-src/lupusim/model/data/calibration.json, which the presets then load.
+human standard of care (ACCESS S1–S6), human hazards (S7, S9), human MSC response (Liang
+2010 H1–H5, Wen 2019 H6–H11, Wang 2013 H12 and H14, Gu 2014 H19, Liu 2011 H24 and H26 —
+on refractory virtual patients weighted to Liang 2010's baseline 24-h protein by
+prevalence weighting; remission definitions are stated assumptions). Always starts from
+the values in the code (calibration.json is ignored while fitting), so the output is a
+function of the code and the seed alone. Writes src/lupusim/model/data/calibration.json,
+which the presets then load.
 
     python scripts/calibrate_sun2009.py [--max-evals N]
 """

@@ -43,10 +43,10 @@ def _c(value: float, source: str, tag: str = "V", note: str = "") -> ParameterVa
 
 #: Targets of the calibration problems (lupusim.studies.sun2009._calibration) whose free
 #: parameters are fitted jointly: each such parameter names every residual of its problem.
-_SOC_TARGETS = ("S1", "S3", "S4", "S5", "S6")
+_SOC_TARGETS = ("S1", "S2", "S3", "S4", "S5", "S6")
 _MSC_TARGETS = (
     *("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8", "H9", "H10"),
-    *("H14", "H19", "H24", "H26"),
+    *("H11", "H12", "H14", "H19", "H24", "H26"),
 )
 
 

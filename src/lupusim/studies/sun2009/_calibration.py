@@ -247,17 +247,30 @@ def human_soc_problem(n: int = 200, seed: int = 2) -> CalibrationProblem:
         if included.sum() < 20:
             return [
                 Residual(t, "too few included", float("nan"), 1.0, 1.0)
-                for t in ("S1", "S3", "S4", "S5", "S6")
+                for t in ("S1", "S2", "S3", "S4", "S5", "S6")
             ]
         i0, i168 = int(np.searchsorted(times, 0.0)), int(np.searchsorted(times, 168.0))
         creat = obs["creatinine_mg_dl"]
-        complete = (at(168.0) < 0.5) & (creat[:, i168] <= 1.25 * creat[:, i0])
+        kidney_ok = creat[:, i168] <= 1.25 * creat[:, i0]
+        complete = (at(168.0) < 0.5) & kidney_ok
+        # ACCESS partial response (lupusim.clinical renal_access): UPCR halved (and < 3
+        # if the baseline was nephrotic), creatinine within 125 %; assumption: S2 counts
+        # partial responders who are not complete responders.
+        halved = (at(168.0) <= 0.5 * base) & ((base < 3.0) | (at(168.0) < 3.0))
+        partial = halved & kidney_ok & ~complete
         return [
             Residual(
                 "S1",
                 "complete renal response at week 24 (fraction)",
                 float(complete[included].mean()),
                 0.31,
+                0.08,
+            ),
+            Residual(
+                "S2",
+                "partial (not complete) renal response at week 24 (fraction)",
+                float(partial[included].mean()),
+                0.59,
                 0.08,
             ),
             *(
@@ -474,7 +487,26 @@ def human_msc_problem(
             ),
         ]
 
+        # Assumptions (the papers' full definitions are not in the science reference):
+        # complete remission at 12 months = 24-h protein < 0.5 g/day and SLEDAI-2K ≤ 4
+        # (Wen 2019 H11, Wang 2013 H12). Gu 2014's renal remission (H16) is not fitted:
+        # with protein-only criteria at any visit every virtual patient qualifies.
+        complete12 = (protein[:, i12] < 0.5) & (sledai[:, i12] <= 4.0)
         return [
+            Residual(
+                "H11",
+                "complete remission at 12 months (protein < 0.5 g and SLEDAI ≤ 4; Wen 2019)",
+                mean(complete12.astype(float)),
+                0.23,
+                0.08,
+            ),
+            Residual(
+                "H12",
+                "complete remission at 12 months (same definition; Wang 2013)",
+                mean(complete12.astype(float)),
+                0.28,
+                0.08,
+            ),
             Residual("H1", "mean SLEDAI-2K (approx.) at baseline", mean(sledai[:, 0]), 12.2, 1.0),
             Residual("H2", "mean SLEDAI-2K (approx.) at 12 months", mean(sledai[:, i12]), 3.2, 1.0),
             Residual(
