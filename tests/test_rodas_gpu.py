@@ -189,10 +189,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _same_outcome_but_states(a: SubjectOutcome, b: SubjectOutcome) -> None:
-    assert (a.status, a.message) == (b.status, b.message)
-    assert a.failed_at_day == b.failed_at_day or (
-        np.isnan(a.failed_at_day) and np.isnan(b.failed_at_day)
-    )
+    """Same status, events and failure (the day of a failure, which ends the message, may
+    differ in the last digits: the device code rounds integer powers differently)."""
+    assert a.status == b.status
+    assert a.message.split(" day ")[0] == b.message.split(" day ")[0]
+    assert a.failed_at_day == pytest.approx(b.failed_at_day, rel=1e-6, nan_ok=True)
     assert a.applied_events == b.applied_events
     np.testing.assert_array_equal(a.inputs, b.inputs)
     np.testing.assert_array_equal(np.isnan(a.states), np.isnan(b.states))
