@@ -16,7 +16,12 @@ each written to the JSON as soon as it is done (a run cut short keeps what it me
    engine's throughput with all cores on this host (same subjects, N = ``--cpu-n``).
 4. 10⁶ subject-years in one call: ``--big-n`` (10⁵) × ``--big-years`` (10), weekly
    output (~13 GB of states on host and device); N is cut to what the remaining time
-   budget allows, from stage 2's kernel rate (recorded).
+   budget allows, from stage 2's kernel rate (recorded). Run twice: as the engine runs
+   by default (chunked launches on two streams, page-locked results) and as one launch
+   with pageable results (the engine before chunking), for the comparison.
+4b. a fresh process: the same call as the first of a new Python process, whose kernel
+   comes from numba-cuda's disk cache written by this process (``--cached-run``): the
+   time a user pays for 10⁶ subject-years once the machine has compiled the model once.
 5. diffrax (optional; skipped when jax/diffrax are missing): the same model and
    regimen, ``jax.vmap`` over subjects of ``diffeqsolve`` with Kvaerno5 (ESDIRK, order 5;
    diffrax has no Rosenbrock method of order > 3) and a PID controller at the same
@@ -27,7 +32,9 @@ each written to the JSON as soon as it is done (a run cut short keeps what it me
    piece's output times padded to a fixed length with ``t1``), and between pieces each
    subject's boluses are added to its states and its rate changes to its inputs; output
    at an event time shows the state after the event, as in lupusim. Compile time (AOT
-   ``lower().compile()``) and run time are reported apart; N = ``--diffrax-n``.
+   ``lower().compile()``) and run time are reported apart; N = ``--diffrax-n``; then
+   once more at N = 10³ with 100× tighter tolerances (``--diffrax-tight``), to see what
+   accuracy diffrax reaches and at what speed.
 
 The whole run keeps to ``--budget-s`` (420 s by default; stages that would not fit are
 skipped and say so). Nothing is installed or downloaded.
@@ -80,8 +87,31 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--no-diffrax", action="store_true")
     ap.add_argument("--budget-s", type=float, default=420.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk", type=int, default=None, help="subjects per launch (auto)")
+    ap.add_argument("--no-diffrax-tight", action="store_true")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="setup, compile, and 10^6 subject-years chunked and in one "
+        "launch only (regimens of the first 1,000 subjects reused cyclically)",
+    )
+    ap.add_argument(
+        "--cached-run",
+        type=float,
+        nargs=2,
+        metavar=("N", "YEARS"),
+        default=None,
+        help="internal: time one first call in this new process and print JSON",
+    )
     ap.add_argument("--out", type=Path, default=None, help="folder for gpu-bench.json")
     args = ap.parse_args()
+    args.fast_cohort = args.quick
+    args.no_accuracy = args.no_fresh = args.quick
+    if args.quick:
+        args.n = []
+        args.tpb_sweep = []
+        args.tpb = 32  # the best of the sweep on the H100, 2026-11-26
+        args.no_diffrax = True
     if args.dry_run:
         args.n = [4, 8]
         args.years = 0.1
@@ -247,7 +277,9 @@ class Cohort:
         self.params = sample_parameters(self.preset, n, np.random.default_rng(seed))
         self.y0 = np.array([self.preset.initial_state(p) for p in self.params])
         regimen = _regimen()
-        self.events: list[list[Event]] = [regimen.events(self.spec, p) for p in self.params]
+        built = min(n, 1_000) if ARGS.fast_cohort else n
+        distinct = [regimen.events(self.spec, p) for p in self.params[:built]]
+        self.events: list[list[Event]] = [distinct[i % built] for i in range(n)]
         self.setup_s = time.perf_counter() - t
 
     def take(self, n: int) -> tuple[np.ndarray, np.ndarray, list[list[Event]]]:
@@ -259,7 +291,13 @@ def _options() -> SolverOptions:
 
 
 def _gpu_run(
-    cohort: Cohort, n: int, years: float, tpb: int | None = None
+    cohort: Cohort,
+    n: int,
+    years: float,
+    tpb: int | None = None,
+    *,
+    chunk: int | None = None,
+    pinned: bool = False,
 ) -> tuple[dict[str, Any], list[Any]]:
     params, y0, events = cohort.take(n)
     times = _grid(years)
@@ -274,6 +312,8 @@ def _gpu_run(
         _options(),
         method=ARGS.method,
         threads_per_block=tpb or ARGS.tpb,
+        chunk_subjects=chunk if chunk is not None else ARGS.chunk,
+        pinned=pinned,
         timings=timings,
     )
     wall = time.perf_counter() - t
@@ -291,9 +331,58 @@ def _gpu_run(
         "failed": sum(o.status != 0 for o in outs),
         "accepted_steps_per_subject_year": timings["accepted_steps"] / sy,
         "rejected_steps_per_subject_year": timings["rejected_steps"] / sy,
-        "phases_s": {k: v for k, v in timings.items() if not k.endswith("steps")},
+        "chunks": int(timings.get("chunks", 1)),
+        "pinned": pinned,
+        "phases_s": {k: v for k, v in timings.items() if not k.endswith("steps") and k != "chunks"},
     }
     return row, outs
+
+
+def _cached_run(n: int, years: float) -> None:
+    """``--cached-run``: one call as a new process's first; one JSON line on stdout."""
+    t = time.perf_counter()
+    cohort = Cohort(n, ARGS.seed)
+    setup_s = time.perf_counter() - t
+    row, outs = _gpu_run(cohort, n, years, ARGS.tpb)
+    del outs
+    row["cohort_setup_s_not_counted"] = setup_s
+    row["process_start_to_result_s"] = time.perf_counter() - _START
+    print("CACHED-RUN " + json.dumps(row, default=_json_default), flush=True)
+
+
+def _fresh_process_stage(n: int, years: float, tpb: int) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--cached-run",
+        str(n),
+        str(years),
+        "--tpb",
+        str(tpb),
+        "--seed",
+        str(ARGS.seed),
+        "--rtol",
+        str(ARGS.rtol),
+        "--atol",
+        str(ARGS.atol),
+        "--method",
+        ARGS.method,
+    ]
+    if ARGS.chunk is not None:
+        cmd += ["--chunk", str(ARGS.chunk)]
+    if ARGS.dry_run:
+        cmd.append("--dry-run")
+    timeout = max(30.0, _left() - 60.0)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("CACHED-RUN ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"exit {proc.returncode}", "stderr_tail": proc.stderr[-3000:]}
+    row: dict[str, Any] = json.loads(lines[-1][len("CACHED-RUN ") :])
+    row["note"] = (
+        "first call of a new process: the kernel is loaded from numba-cuda's disk cache "
+        "(launch phase); cohort setup (building 10^5 regimens in Python) is not counted"
+    )
+    return row
 
 
 # --------------------------------------------------------------------------------------
@@ -354,35 +443,44 @@ def _diffrax_stage(cohort: Cohort, reference: np.ndarray | None) -> dict[str, An
     opts = SolverOptions(rtol=ARGS.rtol, atol=ARGS.atol)
     term = diffrax.ODETerm(vector_field)
     solver = diffrax.Kvaerno5()
-    controller = diffrax.PIDController(rtol=opts.rtol, atol=opts.atol, dtmax=opts.hmax)
 
-    def piece(t0: Any, t1: Any, ts: Any, y: Any, p: Any, u: Any) -> tuple[Any, ...]:
-        sol = diffrax.diffeqsolve(
-            term,
-            solver,
-            t0,
-            t1,
-            None,
-            y,
-            args=(p, u),
-            saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=controller,
-            max_steps=opts.max_steps_per_segment,
-            throw=False,
-        )
-        ok = sol.result == diffrax.RESULTS.successful
-        return sol.ys, ok, sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"]
+    def make_batched(rtol: float, atol: float) -> Any:
+        controller = diffrax.PIDController(rtol=rtol, atol=atol, dtmax=opts.hmax)
 
-    batched = jax.jit(jax.vmap(piece, in_axes=(None, None, None, 0, 0, 0)))
+        def piece(t0: Any, t1: Any, ts: Any, y: Any, p: Any, u: Any) -> tuple[Any, ...]:
+            sol = diffrax.diffeqsolve(
+                term,
+                solver,
+                t0,
+                t1,
+                None,
+                y,
+                args=(p, u),
+                saveat=diffrax.SaveAt(ts=ts),
+                stepsize_controller=controller,
+                max_steps=opts.max_steps_per_segment,
+                throw=False,
+            )
+            ok = sol.result == diffrax.RESULTS.successful
+            return sol.ys, ok, sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"]
+
+        return jax.jit(jax.vmap(piece, in_axes=(None, None, None, 0, 0, 0)))
+
     out["build_s"] = time.perf_counter() - t
 
     times = _grid(ARGS.years)
     t0, t_end = float(times[0]), float(times[-1])
     need = 90.0  # before the first compile: a guess; later from what the last N took
-    for n in ARGS.diffrax_n:
+    configs = [(n, opts.rtol, opts.atol) for n in ARGS.diffrax_n]
+    if not ARGS.no_diffrax_tight and ARGS.diffrax_n:
+        configs.append((min(ARGS.diffrax_n), opts.rtol / 100, opts.atol / 100))
+    for n, rtol, atol in configs:
         if _left() < need:
-            out["rows"].append({"n": n, "skipped": f"time budget ({_left():.0f} s left)"})
+            out["rows"].append(
+                {"n": n, "rtol": rtol, "skipped": f"time budget ({_left():.0f} s left)"}
+            )
             continue
+        batched = make_batched(rtol, atol)
         params, y0, events = cohort.take(n)
         pending = [_sorted_events(e, t0, t_end) for e in events]
         cuts = sorted({e.time_days for evs in pending for e in evs if t0 < e.time_days < t_end})
@@ -427,6 +525,8 @@ def _diffrax_stage(cohort: Cohort, reference: np.ndarray | None) -> dict[str, An
         span = (t_end - t0) / DAYS_PER_YEAR
         row: dict[str, Any] = {
             "n": n,
+            "rtol": rtol,
+            "atol": atol,
             "years": span,
             "pieces": len(bounds) - 1,
             "compile_s": compile_s,
@@ -436,7 +536,13 @@ def _diffrax_stage(cohort: Cohort, reference: np.ndarray | None) -> dict[str, An
             "accepted_steps_per_subject_year": float(steps.mean() / span),
             "rejected_steps_per_subject_year": float(rejected.mean() / span),
         }
-        need = 1.3 * (compile_s + run_s * 10) if n < 10 * max(ARGS.diffrax_n) else need
+        # the next config: from this one's compile and per-subject run time (x3 in case
+        # it is the tighter tolerance); guessed before the first
+        run_per_subject = run_s / n
+        following = configs[configs.index((n, rtol, atol)) + 1 :]
+        if following:
+            n_next = following[0][0]
+            need = 1.3 * (compile_s + 3.0 * run_per_subject * n_next) + 10.0
         if reference is not None:
             m = min(n, len(reference))
             row["max_rel_error_vs_reference"] = _max_rel_error(states[:m], reference[:m])
@@ -493,7 +599,14 @@ def main() -> None:
     def setup() -> dict[str, Any]:
         cohort_box["c"] = Cohort(n_all, ARGS.seed)
         c = cohort_box["c"]
-        return {"subjects": n_all, "events_per_subject": len(c.events[0]), "setup_s": c.setup_s}
+        return {
+            "subjects": n_all,
+            "events_per_subject": len(c.events[0]),
+            "setup_s": c.setup_s,
+            "regimens": "first 1,000 subjects' doses reused cyclically"
+            if ARGS.fast_cohort
+            else "one per subject",
+        }
 
     _stage(report, "setup", setup)
     cohort = cohort_box["c"]
@@ -591,7 +704,10 @@ def main() -> None:
         }
         return result
 
-    _stage(report, "accuracy", accuracy_stage)
+    if ARGS.no_accuracy:
+        report.doc["accuracy"] = {"skipped": "--quick"}
+    else:
+        _stage(report, "accuracy", accuracy_stage)
 
     # 4. 10^6 subject-years in one call
     def big_stage() -> dict[str, Any]:
@@ -610,9 +726,34 @@ def main() -> None:
         row, outs = _gpu_run(cohort, want, ARGS.big_years, best_tpb)
         del outs
         row["note"] = note
+        big_n["n"] = want
+        big_n["wall_s"] = row["wall_s"]
         return row
 
+    big_n: dict[str, float] = {}
     _stage(report, "million_subject_years", big_stage)
+
+    def big_baseline_stage() -> dict[str, Any]:
+        n = int(big_n.get("n", 0))
+        if n < 1 or _left() < 1.5 * big_n["wall_s"] + (0 if ARGS.no_diffrax else 120.0):
+            return {"skipped": f"time budget ({_left():.0f} s left) or no N"}
+        row, outs = _gpu_run(cohort, n, ARGS.big_years, best_tpb, chunk=n, pinned=False)
+        del outs
+        row["note"] = "one launch, pageable host memory (the engine before chunking)"
+        return row
+
+    _stage(report, "million_subject_years_one_launch", big_baseline_stage)
+
+    def fresh_stage() -> dict[str, Any]:
+        n = int(big_n.get("n", 0))
+        if n < 1 or _left() < 120.0:
+            return {"skipped": f"time budget ({_left():.0f} s left) or no N"}
+        return _fresh_process_stage(n, ARGS.big_years, best_tpb)
+
+    if ARGS.no_fresh:
+        report.doc["million_subject_years_fresh_process"] = {"skipped": "--quick"}
+    else:
+        _stage(report, "million_subject_years_fresh_process", fresh_stage)
 
     # 5. diffrax
     if ARGS.no_diffrax:
@@ -624,4 +765,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if ARGS.cached_run is not None:
+        _cached_run(int(ARGS.cached_run[0]), float(ARGS.cached_run[1]))
+    else:
+        main()

@@ -14,6 +14,7 @@ results and compares.
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import subprocess
@@ -33,7 +34,12 @@ from lupusim.engine import (
     SolverOptions,
 )
 from lupusim.engine._rodas import integrate_batch_rodas
-from lupusim.engine._rodas_gpu import _cuda_module_source, integrate_batch_rodas_cuda
+from lupusim.engine._rodas_gpu import (
+    AUTO_CHUNK_SUBJECTS,
+    _chunk_bounds,
+    _cuda_module_source,
+    integrate_batch_rodas_cuda,
+)
 from lupusim.engine._solver import SubjectOutcome
 from lupusim.model import compile_model, get_preset
 from lupusim.population import sample_parameters
@@ -86,11 +92,14 @@ for name, case in cases.items():
     generated = scope["_model_rhs"], scope["_model_jac"]
     if case["cpu_model_functions"]:
         scope["_model_rhs"], scope["_model_jac"] = cpu_rhs, cpu_jac
+    timings = {}
     try:
         results[name] = integrate_batch_rodas_cuda(
             model, case["params"], case["y0"], case["times"], case["events"],
             case["options"], method=case["method"],
+            chunk_subjects=case.get("chunk_subjects"), timings=timings,
         )
+        results["_timings_" + name] = timings
     finally:
         scope["_model_rhs"], scope["_model_jac"] = generated
 with open(sys.argv[2], "wb") as fh:
@@ -150,6 +159,12 @@ def _cases() -> dict[str, dict[str, Any]]:
         "method": "rodas5p",
         "cpu_model_functions": False,
     }
+    # the same subjects launched in several chunks on alternating streams
+    cases["rodas5p-device-model-chunked"] = {
+        **cases["rodas5p-device-model"],
+        "chunk_subjects": 3,
+    }
+    cases["non-finite-chunked"] = {**cases["non-finite"], "chunk_subjects": 1}
     return cases
 
 
@@ -175,6 +190,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     model = compile_model(get_preset("human").model)
     out: dict[str, Any] = {k: v for k, v in sim.items() if k.startswith("_")}
     for name, case in cases.items():
+        if name.endswith("-chunked"):
+            out[name] = (None, sim[name])
+            out["_timings_" + name] = sim["_timings_" + name]
+            continue
         cpu = integrate_batch_rodas(
             model,
             case["params"],
@@ -250,6 +269,48 @@ def test_non_finite_subject_fails_like_the_cpu_engine(runs: dict[str, Any]) -> N
         _same_outcome_but_states(a, b)
     assert gpu[1].failed_at_day == 20.0
     assert "non-finite" in gpu[1].message
+
+
+@pytest.mark.parametrize(
+    ("chunked", "whole", "chunks"),
+    [
+        ("rodas5p-device-model-chunked", "rodas5p-device-model", 2),
+        ("non-finite-chunked", "non-finite", 3),
+    ],
+)
+def test_chunked_launches_give_the_same_outcomes(
+    runs: dict[str, Any], chunked: str, whole: str, chunks: int
+) -> None:
+    """Splitting a batch over launches and streams changes nothing, failures included."""
+    _, split = runs[chunked]
+    _, single = runs[whole]
+    assert len(split) == len(single)
+    for a, b in zip(single, split, strict=True):
+        assert (a.status, a.message, a.applied_events) == (b.status, b.message, b.applied_events)
+        np.testing.assert_array_equal(a.failed_at_day, b.failed_at_day)
+        np.testing.assert_array_equal(a.states, b.states)
+        np.testing.assert_array_equal(a.inputs, b.inputs)
+    timings = runs["_timings_" + chunked]
+    assert timings["chunks"] == chunks
+    assert {"prepare", "to_device", "launch", "kernel", "wait", "to_host", "outcomes"} <= set(
+        timings
+    )
+    assert timings["accepted_steps"] > 0
+
+
+def test_chunk_bounds_cover_every_subject_once() -> None:
+    auto = AUTO_CHUNK_SUBJECTS
+    assert _chunk_bounds(10, None) == [(0, 10)]
+    assert _chunk_bounds(2 * auto, None) == [(0, 2 * auto)]
+    bounds = _chunk_bounds(100_000, None)
+    sizes = [hi - lo for lo, hi in bounds]
+    assert len(bounds) == 4 and max(sizes) - min(sizes) <= 1 and max(sizes) <= auto
+    assert bounds[0][0] == 0 and bounds[-1][1] == 100_000
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert _chunk_bounds(7, 3) == [(0, 3), (3, 6), (6, 7)]
+    assert _chunk_bounds(0, None) == []
+    with pytest.raises(ValueError, match="chunk_subjects"):
+        _chunk_bounds(7, 0)
 
 
 @pytest.mark.parametrize("method", ["rodas5p", "rodas4"])

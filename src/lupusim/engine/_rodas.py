@@ -1006,19 +1006,28 @@ def _sorted_events(events: Sequence[Event], t0: float, t_end: float) -> list[Eve
 def _event_arrays(
     spec: ModelSpec, events: Sequence[Event]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(time, kind, index, amount)`` arrays of ``events`` (one pass, names looked up once)."""
+    states = {name: i for i, name in enumerate(spec.state_names)}
+    inputs = {name: i for i, name in enumerate(spec.input_names)}
     n = len(events)
-    ev_t = np.empty(n)
-    kind = np.empty(n, dtype=np.int64)
-    idx = np.empty(n, dtype=np.int64)
-    amt = np.empty(n)
-    for i, ev in enumerate(events):
-        ev_t[i] = ev.time_days
-        if isinstance(ev, Bolus):
-            kind[i], idx[i], amt[i] = _KIND_BOLUS, spec.state_index(ev.state), ev.amount
-        elif isinstance(ev, RateChange):
-            kind[i], idx[i], amt[i] = _KIND_RATE, spec.input_index(ev.input), ev.delta
-        else:  # pragma: no cover - Event is a closed union
-            raise TypeError(f"unknown event {ev!r}")
+    rows: list[tuple[float, int, int, float]] = [(0.0, 0, 0, 0.0)] * n
+    try:
+        for i, ev in enumerate(events):
+            if isinstance(ev, Bolus):
+                rows[i] = (ev.time_days, _KIND_BOLUS, states[ev.state], ev.amount)
+            elif isinstance(ev, RateChange):
+                rows[i] = (ev.time_days, _KIND_RATE, inputs[ev.input], ev.delta)
+            else:  # pragma: no cover - Event is a closed union
+                raise TypeError(f"unknown event {ev!r}")
+    except KeyError as exc:
+        ev = events[i]
+        what = "state" if isinstance(ev, Bolus) else "input"
+        raise KeyError(f"unknown {what} {exc.args[0]!r} in event {ev!r}") from None
+    table = np.array(rows, dtype=float).reshape(n, 4)
+    ev_t = np.ascontiguousarray(table[:, 0])
+    kind = table[:, 1].astype(np.int64)
+    idx = table[:, 2].astype(np.int64)
+    amt = np.ascontiguousarray(table[:, 3])
     return ev_t, kind, idx, amt
 
 

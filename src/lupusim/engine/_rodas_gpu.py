@@ -739,15 +739,31 @@ def _cuda_module_source(model: CompiledModel, method: str) -> str:
     parts += ["\n" + _plain_source(f) for f in _DEVICE_FUNCTIONS]
     parts += ["\n" + _plain_source(_cuda_kernel), ""]
     parts += [f"{name} = cuda.jit(device=True)({name})" for name in device]
-    parts += ["_cuda_kernel = cuda.jit(_cuda_kernel)", ""]
+    # On a GPU the kernel's machine code is cached on disk beside the generated module
+    # (numba-cuda's cache, keyed by source, signature and compute capability), so only a
+    # process's first call per machine pays NVVM and ptxas (~70 s on an H100 host).
+    cache = not simulator_enabled()
+    parts += [f"_cuda_kernel = cuda.jit(cache={cache!r})(_cuda_kernel)", ""]
     return "\n".join(parts)
 
 
 _CUDA_KERNELS: dict[tuple[str, str, str, bool], Any] = {}
 
 
+def _numpy_compat() -> None:
+    """Restore ``numpy.row_stack`` (removed in numpy 2.5) for numba-cuda <= 0.30.
+
+    numba-cuda 0.30.4 registers an overload for ``np.row_stack`` when it compiles its
+    first kernel and fails with numpy 2.5 (seen on the H100 machine, 2026-11-26). The
+    alias is what numpy itself had (``row_stack`` was ``vstack``).
+    """
+    if "row_stack" not in dir(np):
+        setattr(np, "row_stack", np.vstack)  # noqa: B010 (the name is absent from stubs)
+
+
 def _cuda_kernel_for(model: CompiledModel, method: str) -> Any:
     """The CUDA kernel for ``model`` and ``method`` (built once per process)."""
+    _numpy_compat()
     key = (model.hash, str(model.source_path), _check_method(method), simulator_enabled())
     kernel = _CUDA_KERNELS.get(key)
     if kernel is None:
@@ -760,6 +776,66 @@ def _cuda_kernel_for(model: CompiledModel, method: str) -> Any:
 # --------------------------------------------------------------------------------------
 # Host side
 # --------------------------------------------------------------------------------------
+#: Subjects per kernel launch when a batch is split: about one wave of an H100 at the
+#: kernel's 255 registers per thread (132 SMs x 256 threads = 33,792), so each launch
+#: fills the GPU while the host prepares the next one.
+AUTO_CHUNK_SUBJECTS = 32_768
+
+
+def _chunk_bounds(n: int, chunk_subjects: int | None) -> list[tuple[int, int]]:
+    """``[lo, hi)`` subject ranges, one per kernel launch (near-equal sizes when automatic)."""
+    if chunk_subjects is None:
+        pieces = 1 if n <= 2 * AUTO_CHUNK_SUBJECTS else math.ceil(n / AUTO_CHUNK_SUBJECTS)
+        size = max(1, math.ceil(n / pieces))
+    elif chunk_subjects < 1:
+        raise ValueError(f"chunk_subjects must be positive, got {chunk_subjects}")
+    else:
+        size = chunk_subjects
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+
+
+def _chunk_inputs(
+    model: CompiledModel,
+    params: np.ndarray,
+    init: np.ndarray,
+    grid: np.ndarray,
+    sorted_events: Sequence[Sequence[Event]],
+) -> tuple[np.ndarray, ...]:
+    """Host arrays of one launch, in the layouts the kernel reads."""
+    offsets = np.zeros(len(sorted_events) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(e) for e in sorted_events])
+    flat = [ev for evs in sorted_events for ev in evs]
+    if flat:
+        ev_t, kind, idx, amt = _event_arrays(model.spec, flat)
+    else:  # no zero-length device arrays
+        ev_t, amt = np.zeros(1), np.zeros(1)
+        kind, idx = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    host = (
+        np.ascontiguousarray(params.T),
+        np.ascontiguousarray(init.T),
+        grid,
+        offsets,
+        np.ascontiguousarray(ev_t, dtype=np.float64),
+        np.ascontiguousarray(kind, dtype=np.int64),
+        np.ascontiguousarray(idx, dtype=np.int64),
+        np.ascontiguousarray(amt, dtype=np.float64),
+    )
+    return host
+
+
+def _host_array(shape: tuple[int, ...], dtype: Any, pinned: bool) -> np.ndarray:
+    """A result array; page-locked when asked (device-to-host copies run asynchronously
+    and several times faster), plain if the driver refuses the page-locked allocation."""
+    if pinned:
+        from numba import cuda
+
+        try:
+            return np.asarray(cuda.pinned_array(shape, dtype=dtype))
+        except Exception:  # e.g. the locked-memory limit: fall back to pageable memory
+            pass
+    return np.empty(shape, dtype=dtype)
+
+
 def integrate_batch_rodas_cuda(
     model: CompiledModel,
     parameters: np.ndarray,
@@ -770,6 +846,8 @@ def integrate_batch_rodas_cuda(
     *,
     method: str = DEFAULT_METHOD,
     threads_per_block: int = 64,
+    chunk_subjects: int | None = None,
+    pinned: bool = False,
     timings: dict[str, float] | None = None,
 ) -> list[SubjectOutcome]:
     """Integrate ``N`` subjects on a CUDA GPU, one thread per subject.
@@ -780,10 +858,26 @@ def integrate_batch_rodas_cuda(
     ``applied_events``). Runs on the CPU under numba's CUDA simulator when
     ``NUMBA_ENABLE_CUDASIM=1`` was set before ``numba.cuda`` was first imported.
 
-    ``timings``, when given, receives wall seconds of the phases: ``prepare`` (events to
-    arrays), ``to_device``, ``kernel`` (on a process's first call with a model and method
-    this includes compiling the kernel), ``to_host`` and ``outcomes``; and the total
-    accepted and rejected steps.
+    The batch is launched in chunks of ``chunk_subjects`` subjects (default: one launch
+    up to ``2 * AUTO_CHUNK_SUBJECTS`` subjects, else near-equal chunks of about
+    ``AUTO_CHUNK_SUBJECTS``) on two alternating CUDA streams, software-pipelined: the
+    host prepares chunk ``k``'s event arrays and launches it, then copies chunk ``k - 1``
+    back while the GPU integrates chunk ``k``. Each stream reuses one set of device
+    output arrays, and device frees are deferred to the end (a free synchronises the
+    device). Results do not depend on the chunking (each subject is its own thread).
+    ``pinned`` puts the results in page-locked host memory (asynchronous copies), off by
+    default: on the H100 machine page-locking 14 GB of results took 6-10 s, more than
+    the pageable copies it saves (benchmarks/results, 2026-11-26).
+
+    ``timings``, when given, receives seconds of the host phases: ``prepare`` (sorting
+    and checking every subject's events up front, then each chunk's arrays),
+    ``to_device``, ``launch`` (host time in kernel launches; on a process's first call
+    with a model and method this is compiling the kernel or loading it from the disk
+    cache), ``host_alloc`` (page-locked results), ``wait`` (host blocked on kernels),
+    ``to_host`` (host time in device-to-host copies) and ``outcomes``; ``kernel``, GPU
+    seconds from the first kernel's start to the last kernel's end (CUDA events; under
+    the simulator, the host time of the launches); the number of ``chunks``; and the
+    total accepted and rejected steps.
     """
     opts = options or SolverOptions()
     _check_method(method)
@@ -796,80 +890,119 @@ def integrate_batch_rodas_cuda(
     init = np.ascontiguousarray(np.atleast_2d(y0), dtype=float)
     n = params.shape[0]
     n_s, n_u = len(spec.states), len(spec.inputs)
+    n_u_alloc = max(n_u, 1)
     if init.shape != (n, n_s):
         raise ValueError(f"y0 must have shape ({n}, {n_s}), got {init.shape}")
     if len(events_per_subject) != n:
         raise ValueError(f"need one event list per subject ({n}), got {len(events_per_subject)}")
+    bounds = _chunk_bounds(n, chunk_subjects)
     sorted_events = [
         _sorted_events(evs, float(grid[0]), float(grid[-1])) for evs in events_per_subject
     ]
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(e) for e in sorted_events])
-    flat = [ev for evs in sorted_events for ev in evs]
-    ev_t, kind, idx, amt = _event_arrays(spec, flat)
     if n == 0:
         return []
-    if len(flat) == 0:  # no zero-length device arrays
-        ev_t, kind, idx, amt = (
-            np.zeros(1),
-            np.zeros(1, np.int64),
-            np.zeros(1, np.int64),
-            np.zeros(1),
-        )
-    phases: dict[str, float] = {}
-    now = time.perf_counter()
-    phases["prepare"], clock = now - clock, now
+    phases = dict.fromkeys(
+        ("prepare", "to_device", "launch", "host_alloc", "wait", "to_host", "outcomes"), 0.0
+    )
+    phases["prepare"] = time.perf_counter() - clock
 
     from numba import cuda
 
     kernel = _cuda_kernel_for(model, method)
-    host_in = (
-        np.ascontiguousarray(params.T),
-        np.ascontiguousarray(init.T),
-        grid,
-        offsets,
-        np.ascontiguousarray(ev_t, dtype=np.float64),
-        np.ascontiguousarray(kind, dtype=np.int64),
-        np.ascontiguousarray(idx, dtype=np.int64),
-        np.ascontiguousarray(amt, dtype=np.float64),
-    )
-    dev_in = [cuda.to_device(a) for a in host_in]
-    d_states = cuda.device_array((n, len(grid), n_s), dtype=np.float64)
-    d_inputs = cuda.device_array((n, len(grid), max(n_u, 1)), dtype=np.float64)
-    d_info = cuda.device_array((n, 6), dtype=np.float64)
-    d_codes = cuda.device_array(n, dtype=np.int64)
-    cuda.synchronize()
-    now = time.perf_counter()
-    phases["to_device"], clock = now - clock, now
-
-    blocks = (n + threads_per_block - 1) // threads_per_block
-    kernel[blocks, threads_per_block](
-        *dev_in,
+    simulated = simulator_enabled()
+    page_locked = pinned and not simulated
+    n_t = len(grid)
+    size = max(hi - lo for lo, hi in bounds)
+    streams = [cuda.stream() for _ in range(min(2, len(bounds)))]
+    ends: list[Any] = []  # CUDA events: each chunk's kernel ended
+    first_started: Any = None  # CUDA event on an idle stream once the first launch returned
+    shapes = ((n, n_t, n_s), (n, n_t, n_u_alloc), (n, 6), (n,))
+    dtypes = (np.float64, np.float64, np.float64, np.int64)
+    hosts: list[np.ndarray] = []
+    if not page_locked:  # pageable memory costs nothing until it is written
+        hosts = [np.empty(shape, dtype=dt) for shape, dt in zip(shapes, dtypes, strict=True)]
+    scalars = (
         np.float64(opts.rtol),
         np.float64(opts.atol),
         np.float64(opts.hmax),
         np.int64(opts.max_steps_per_segment),
         bool(opts.dense_output),
-        d_states,
-        d_inputs,
-        d_info,
-        d_codes,
     )
-    cuda.synchronize()
-    now = time.perf_counter()
-    phases["kernel"], clock = now - clock, now
 
-    states = d_states.copy_to_host()
-    inputs = d_inputs.copy_to_host()[:, :, :n_u]
-    info = d_info.copy_to_host()
-    codes = d_codes.copy_to_host()
-    now = time.perf_counter()
-    phases["to_host"], clock = now - clock, now
+    def copy_back(lo: int, hi: int, slot: int) -> None:
+        clock = time.perf_counter()
+        if not page_locked:  # a pageable copy blocks the host: wait for the kernel first
+            streams[slot].synchronize()
+        now = time.perf_counter()
+        phases["wait"] += now - clock
+        for d_arr, h_arr in zip(outputs[slot], hosts, strict=True):
+            d_arr[: hi - lo].copy_to_host(h_arr[lo:hi], stream=streams[slot])
+        phases["to_host"] += time.perf_counter() - now
 
+    # Frees of device memory synchronise the whole device; defer them to the end so a
+    # chunk's launch never waits for the kernels already running.
+    with cuda.defer_cleanup():
+        # one set of device outputs per stream, reused by every chunk that stream runs
+        outputs = [
+            tuple(
+                cuda.device_array((size, *shape[1:]), dtype=dt, stream=stream)
+                for shape, dt in zip(shapes, dtypes, strict=True)
+            )
+            for stream in streams
+        ]
+        launched: tuple[int, int, int] | None = None  # launched, not yet copied back
+        for k, (lo, hi) in enumerate(bounds):
+            clock = time.perf_counter()
+            host_in = _chunk_inputs(model, params[lo:hi], init[lo:hi], grid, sorted_events[lo:hi])
+            now = time.perf_counter()
+            phases["prepare"] += now - clock
+            slot = k % len(streams)
+            stream = streams[slot]
+            m = hi - lo
+            d_in = [cuda.to_device(a, stream=stream) for a in host_in]
+            d_out = [d_arr[:m] for d_arr in outputs[slot]]
+            clock, now = now, time.perf_counter()
+            phases["to_device"] += now - clock
+            blocks = (m + threads_per_block - 1) // threads_per_block
+            kernel[blocks, threads_per_block, stream](*d_in, *scalars, *d_out)
+            clock, now = now, time.perf_counter()
+            phases["launch"] += now - clock
+            if not simulated:
+                ended = cuda.event()
+                ended.record(stream=stream)
+                ends.append(ended)
+                if first_started is None:
+                    # The launch returns once the kernel is compiled and queued; an
+                    # event on an idle stream now marks the kernel's start to within
+                    # microseconds (one queued before the launch would count the compile).
+                    first_started = cuda.event()
+                    first_started.record(stream=cuda.stream())
+            if not hosts:  # page-locked results, allocated while the first chunk runs
+                hosts = [_host_array(sh, dt, True) for sh, dt in zip(shapes, dtypes, strict=True)]
+                clock, now = now, time.perf_counter()
+                phases["host_alloc"] += now - clock
+            # the previous chunk comes back while this one runs
+            if launched is not None:
+                copy_back(*launched)
+            launched = (lo, hi, slot)
+        if launched is not None:
+            copy_back(*launched)
+        clock = time.perf_counter()
+        for stream in streams:
+            stream.synchronize()
+        phases["wait"] += time.perf_counter() - clock
+    if ends and first_started is not None:
+        phases["kernel"] = max(0.0, max(first_started.elapsed_time(e) for e in ends)) / 1e3
+    else:
+        phases["kernel"] = phases["launch"]
+    states, inputs, info, codes = hosts
+    assert states is not None and inputs is not None and info is not None and codes is not None
+    clock = time.perf_counter()
+    inputs_view = inputs[:, :, :n_u]
     outcomes = [
         _outcome(
             states[i],
-            inputs[i],
+            inputs_view[i],
             int(codes[i]),
             info[i],
             sorted_events[i],
@@ -881,6 +1014,7 @@ def integrate_batch_rodas_cuda(
     phases["outcomes"] = time.perf_counter() - clock
     if timings is not None:
         timings.update(phases)
+        timings["chunks"] = float(len(bounds))
         timings["accepted_steps"] = float(info[:, 3].sum())
         timings["rejected_steps"] = float(info[:, 4].sum())
     return outcomes

@@ -153,4 +153,3 @@ def integrate_batch_rodas_policies(
             boundary(i, b)
         a = b
     return outcomes
-
