@@ -3,6 +3,8 @@
 # machine (H100/H200, no network): run from the repository root as
 #
 #     bash benchmarks/gpu_check.sh            # writes $OUT/gpu-bench.json
+#     bash benchmarks/gpu_check.sh --quick    # setup, compile, the 10^6 subject-year runs
+#                                             # only (~2 min; 2026-11-26 H100: 107 s)
 #
 # Expected runtime: 4-7 minutes, hard-stopped at 470 s (the JSON is rewritten after every
 # stage, so a stop keeps what was measured):

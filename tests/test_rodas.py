@@ -20,6 +20,7 @@ from lupusim.engine import (
 )
 from lupusim.engine._rodas import (
     METHODS,
+    _model_linear_solver,
     integrate_batch_rodas,
     integrate_subject_rodas,
     rates_are_autonomous,
@@ -188,6 +189,32 @@ def test_non_autonomous_problem_with_pivoted_lu_matches_radau() -> None:
     assert ref.success
     np.testing.assert_allclose(ours[:, 0], ref.y[0], rtol=1e-4, atol=1e-8)
     np.testing.assert_allclose(ours[:, 1], ref.y[1], rtol=1e-4, atol=1e-8)
+
+
+def test_static_lu_takes_its_pivot_test_in_error_norm_units() -> None:
+    """At a month-long step the human model's ``W`` has an unscaled multiplier > 10 (anti-
+    dsDNA in IU/mL fed by B cells), which sent every long step to the dense pivoting LU;
+    in the units of the error norm the same elimination passes and solves ``W x = b``."""
+    preset = get_preset("human")
+    spec = preset.model
+    model = compile_model(spec)
+    p = preset.parameter_vector()
+    run = integrate_subject_rodas(model, p, preset.initial_state(p), np.arange(0.0, 365.0, 7.0), [])
+    y = run.states[-1]
+    n = len(y)
+    jm = np.zeros((n, n))
+    model.jac(0.0, y, p, np.zeros(len(spec.inputs)), jm)
+    build, lu, solve = _model_linear_solver(spec)
+    gh = 1.0 / (30.0 * METHODS["rodas5p"][1])
+    a = np.zeros((n, n))
+    build(jm, gh, a)
+    dinv = np.zeros(n)
+    assert not lu(a.copy(), dinv, np.ones(n))
+    assert lu(a, dinv, 1e-9 + 1e-6 * np.abs(y))
+    rhs = np.linspace(1.0, 2.0, n)
+    x = solve(a, dinv, rhs.copy())
+    w = gh * np.eye(n) - jm
+    np.testing.assert_allclose(w @ x, rhs, rtol=1e-9, atol=1e-9 * np.abs(rhs).max())
 
 
 # ----------------------------------------------------------------------------------------

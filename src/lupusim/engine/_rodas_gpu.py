@@ -172,11 +172,11 @@ def _packed_linear_source(n: int, jac_pattern: list[tuple[int, int]]) -> tuple[s
     def a(i: int, j: int) -> str:
         return f"a[{pos[i, j]}]"
 
-    lines = ["def _model_lu(a, dinv):"]
+    lines = ["def _model_lu(a, dinv, sc):"]
     for i in range(n):
         for k in lower[i]:
             lines.append(f"    m = {a(i, k)} * dinv[{k}]")
-            lines.append(f"    if not (abs(m) <= {_MAX_MULTIPLIER!r}):")
+            lines.append(f"    if not (abs(m) * sc[{k}] <= {_MAX_MULTIPLIER!r} * sc[{i}]):")
             lines.append("        return False")
             lines.append(f"    {a(i, k)} = m")
             lines.extend(f"    {a(i, j)} -= m * {a(k, j)}" for j in upper[k])
@@ -227,7 +227,9 @@ def _step_source_cuda(method: str) -> str:
         "    n = N_STATES",
         f"    gh = 1.0 / (h * {gamma!r})",
         "    _model_build(jv, gh, w)",
-        "    static = _model_lu(w, dinv)",
+        "    for i in range(n):  # error-norm scales for the pivot test (ynew is set below)",
+        "        ynew[i] = atol + rtol * abs(y[i])",
+        "    static = _model_lu(w, dinv, ynew)",
         "    if not static:",
         "        _model_dense(jv, gh, wd)",
         "        if not _cuda_lu_factor(wd, piv):",
