@@ -81,6 +81,11 @@ def test_outputs_exist_with_the_contracted_columns(small_run: tuple[Path, dict[s
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 11 and manifest["model_hashes"]["human"]
     assert summary["solver_failures"] == {"mouse": 0, "patients": 0}
+    # the calibration fit (fitted and shown-not-fitted rows) and the H27 direction check
+    shown = {r["target_id"] for r in on_disk["calibration"]}
+    assert shown >= {"H13", "H15", "H16", "H17", "H20", "H21", "H22"}
+    assert on_disk["calibration_checks"]["H27"]["target"] == "H27"
+    assert "calibration_checks" in (out / "report.html").read_text()
 
 
 def test_mouse_directions_of_the_seed(small_run: tuple[Path, dict[str, Any]]) -> None:

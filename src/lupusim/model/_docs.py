@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from lupusim.model._calibration_doc import render_calibration_markdown
 from lupusim.model._presets import PRESET_NAMES, get_preset
 from lupusim.model._provenance import Assumption, Calibrated, Citation
 from lupusim.model._sle import build_model
@@ -145,4 +146,7 @@ def render_model_markdown() -> str:
             )
         lines.append("")
     lines.append(_OPERATIONAL)
+    fit = render_calibration_markdown()
+    if fit:
+        lines.append("\n" + fit)
     return "\n".join(lines)

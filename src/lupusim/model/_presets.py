@@ -46,7 +46,8 @@ def _c(value: float, source: str, tag: str = "V", note: str = "") -> ParameterVa
 _SOC_TARGETS = ("S1", "S2", "S3", "S4", "S5", "S6")
 _MSC_TARGETS = (
     *("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8", "H9", "H10"),
-    *("H11", "H12", "H14", "H19", "H24", "H26"),
+    *("H11", "H12", "H13", "H14", "H15", "H16", "H17", "H19", "H20", "H21", "H22"),
+    *("H24", "H26"),
 )
 
 

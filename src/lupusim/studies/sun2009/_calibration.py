@@ -6,7 +6,11 @@
 * ``human_hazards``: serious infection in year 1 (S7) and 10-year survival with
   nephritis (S9) on standard care.
 * ``human_msc``: refractory lupus nephritis given 1×10⁶ BM-MSC/kg once (Liang 2010,
-  the seed's programme), targets H1–H5.
+  the seed's programme, H1–H5) and the other Nanjing cohorts over 24 months (H6–H17,
+  H19–H22, H24, H26; definitions not in the sources in ``MSC_DEFINITIONS``); rows that
+  cannot be fitted are listed in ``MSC_UNFITTED`` and reported, not fitted.
+* :func:`carrion_autologous_check`: the direction check of H27 (autologous MSC, not a
+  residual).
 
 Every virtual population uses common random numbers (a fixed seed), so the objective is
 a deterministic function of the free parameters. Assumptions of these designs (disease
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 
 import numpy as np
@@ -26,6 +31,7 @@ from lupusim.calibrate import CalibrationProblem, FreeParameter, Residual
 from lupusim.engine import simulate
 from lupusim.model import Preset, get_preset
 from lupusim.observe import approximate_sledai2k
+from lupusim.observe._sledai_approx import THRESHOLDS as SLEDAI_THRESHOLDS
 from lupusim.population import sample_parameters
 from lupusim.studies.sun2009._mouse import DAYS_PER_WEEK
 from lupusim.studies.sun2009._targets import (
@@ -387,25 +393,182 @@ def liang_regimen() -> Regimen:
     return Regimen("liang_msc", (MSCInfusion(0.0, cells_per_kg=1e6), LIANG_TAPER))
 
 
+#: Scheduled follow-up visits of the human MSC problems, days after the (first) infusion.
+#: Assumption: visits at 1, 3, 6, 9, 12, 18 and 24 months (the Nanjing cohorts report
+#: 1-, 3-, 6-, 9- and 12-month results and yearly follow-up; exact days not published).
+MSC_VISIT_DAYS: dict[str, float] = {
+    "1 month": 30.44,
+    "3 months": 91.3,
+    "6 months": 182.6,
+    "9 months": 273.9,
+    "12 months": 365.0,
+    "18 months": 547.9,
+    "24 months": 730.0,
+}
+#: Follow-up of the Wang 2013 rows H13 and H15 (24 months), days.
+MSC_FOLLOW_UP_DAYS = 730.0
+#: Visits within 12 months at which renal and clinical responses are scored (H16-H22).
+YEAR_ONE_VISITS = ("1 month", "3 months", "6 months", "9 months", "12 months")
+NEPHROTIC_G_DAY = 3.0  # KDIGO 2012 partial response: "if nephrotic, to < 3 g/g" (SPEC §3.2)
+
+#: Definitions of the human MSC rows whose papers' own criteria are not in ../shared.
+MSC_DEFINITIONS: dict[str, str] = {
+    "H11": "assumption: complete remission = 24-h protein < 0.5 g/day and approximate "
+    "SLEDAI-2K ≤ 4 at the 12-month visit (Wen 2019's definition is not in the science "
+    "reference)",
+    "H12": "assumption: as H11 (Wang 2013 complete remission at 12 months)",
+    "H13": "assumption: as H11 at the 24-month visit (Wang 2013 complete remission at 2 years; "
+    "read as a fraction of all patients, although only 39 of 87 reached 2 years)",
+    "H14": "assumption: proteinuria relapse = 24-h protein < 0.5 g/day at some time within "
+    "12 months and > 1 g/day at a later time within 12 months (15-day grid), as a fraction "
+    "of all patients (Liang 2010 H5 reading)",
+    "H15": "assumption: as H14 within 24 months (Wang 2013 relapse at 2 years; fraction of all "
+    "patients)",
+    "H16": "assumption: Gu 2014 renal remission (CR + PR) within 12 months read as KDIGO 2012 "
+    "(SPEC §3.2) met at any of the 1-, 3-, 6-, 9- and 12-month visits: CR = 24-h protein ≤ "
+    "0.5 g/day and serum creatinine back to (≤) its day-0 value; PR = 24-h protein ≤ 50 % of "
+    "day 0, and < 3 g/day if day 0 was nephrotic (≥ 3 g/day), with serum creatinine ≤ 125 % "
+    "of day 0 (stable ± 25 %); 24-h protein stands for UPCR (SPEC §3.1)",
+    "H17": "assumption: renal flare among the H16 remitters by 12 months, AURORA 2 rule (SPEC "
+    "§3.3) at a later visit within 12 months: 24-h protein > 1 g/day after a best response "
+    "< 0.2, > 2 g/day after a best response of 0.2-1.0, and (LN-RV framework, SPEC §3.3) "
+    "doubled to > 1.0 after a best response above 1.0 g/day; best response = lowest protein "
+    "from the first remission visit to the previous visit",
+    "H20": "assumption: the model has no BILAG-2004 grades (lupusim.observe does not produce "
+    "them and lupusim.clinical never derives them, SPEC §4.2), so FDA 2010 major clinical "
+    "response (SPEC §2.5) is approximated, non-validated, by organ systems with an active "
+    "SLEDAI-2K organ descriptor (renal: proteinuria, haematuria, pyuria, casts; "
+    "mucocutaneous; musculoskeletal; neuropsychiatric; constitutional; haematological — "
+    "serology ignored) standing for systems graded BILAG A or B: MCR = no active system at "
+    "the 6-month visit; the maintenance clause (no new A/B to 12 months) is not required "
+    "because Wang 2014 counts relapses among its responders (H22). Wang 2014 regimen: "
+    "UC-MSC 1e6/kg on days 0 and 7, UC-MSC as potent as BM-MSC",
+    "H21": "assumption: partial clinical response = not MCR (H20) and exactly one active "
+    "system (standing for ≤ 1 BILAG B, no A) at the 6-month visit, same surrogate and regimen "
+    "as H20",
+    "H22": "assumption: relapse among H20/H21 responders by 12 months = an organ system active "
+    "at the 9- or 12-month visit that was inactive at the 6-month visit (standing for the "
+    "FDA 2010 flare, ≥ 1 new BILAG A or ≥ 2 new B, which the surrogate cannot tell apart)",
+}
+
+#: Organ system of each SLEDAI-2K organ descriptor of lupusim.observe.THRESHOLDS (BILAG-2004
+#: systems, SPEC §4.2); serological descriptors (anti-dsDNA, complement) have none.
+DESCRIPTOR_SYSTEM: dict[str, str] = {
+    "proteinuria": "renal",
+    "haematuria": "renal",
+    "pyuria": "renal",
+    "urinary casts": "renal",
+    "rash": "mucocutaneous",
+    "alopecia": "mucocutaneous",
+    "mucosal ulcers": "mucocutaneous",
+    "arthritis": "musculoskeletal",
+    "CNS descriptor": "neuropsychiatric",
+    "fever": "constitutional",
+    "thrombocytopenia": "haematological",
+    "leukopenia": "haematological",
+}
+
+#: Rows computed and reported by the human MSC problem but left out of its loss, with why.
+MSC_UNFITTED: dict[str, str] = {}
+
+
+def system_activity(observables: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per organ system, whether any of its SLEDAI-2K organ descriptors is present (H20-H22).
+
+    A non-validated surrogate for a system graded BILAG A or B (see
+    ``MSC_DEFINITIONS["H20"]``), with the thresholds of :func:`approximate_sledai2k`.
+    """
+    shape = np.shape(observables["protein_24h_g"])
+    active: dict[str, np.ndarray] = {}
+    for name, op, threshold, _, descriptor in SLEDAI_THRESHOLDS:
+        key = next((k for k in DESCRIPTOR_SYSTEM if descriptor.startswith(k)), None)
+        if key is None:
+            continue
+        values = np.asarray(observables[name])
+        present = values > threshold if op == ">" else values < threshold
+        system = DESCRIPTOR_SYSTEM[key]
+        active[system] = active.get(system, np.zeros(shape, dtype=bool)) | present
+    return active
+
+
+def kdigo_2012_remission(protein: np.ndarray, creatinine: np.ndarray) -> np.ndarray:
+    """KDIGO 2012 CR or PR versus column 0 at every column (H16; ``(n, visits)`` arrays)."""
+    p0, c0 = protein[:, :1], creatinine[:, :1]
+    complete = (protein <= 0.5) & (creatinine <= c0)
+    partial = (
+        (protein <= 0.5 * p0)
+        & ((p0 < NEPHROTIC_G_DAY) | (protein < NEPHROTIC_G_DAY))
+        & (creatinine <= 1.25 * c0)
+    )
+    out = complete | partial
+    out[:, 0] = False
+    return np.asarray(out)
+
+
+def renal_flare_after_remission(protein: np.ndarray, remission: np.ndarray) -> np.ndarray:
+    """AURORA 2 renal flare after the first remission visit (H17; ``(n, visits)``)."""
+    n, v = protein.shape
+    flare = np.zeros(n, dtype=bool)
+    first = np.where(remission.any(axis=1), remission.argmax(axis=1), v)
+    for i in range(n):
+        best = np.inf
+        for j in range(first[i], v):
+            if j > first[i]:
+                limit = 1.0 if best < 0.2 else 2.0 if best <= 1.0 else max(2.0 * best, 1.0)
+                if protein[i, j] > limit:
+                    flare[i] = True
+                    break
+            best = min(best, protein[i, j])
+    return flare
+
+
+def wang2014_regimen() -> Regimen:
+    """Wang 2014: UC-MSC 1e6 cells/kg on days 0 and 7, on the Liang prednisone taper."""
+    return Regimen(
+        "wang2014_uc_msc",
+        (
+            MSCInfusion(0.0, cells_per_kg=1e6, source="uc_allogeneic"),
+            MSCInfusion(7.0, cells_per_kg=1e6, source="uc_allogeneic"),
+            LIANG_TAPER,
+        ),
+    )
+
+
 def human_msc_problem(
-    base_values: Mapping[str, float], n: int = 8000, seed: int = 4
+    base_values: Mapping[str, float],
+    n: int = 8000,
+    seed: int = 4,
+    include_unfitted: bool = False,
 ) -> CalibrationProblem:
-    """Refractory LN after one MSC infusion: Liang 2010 (H1–H5), with the other
-    Nanjing-programme cohorts whose quantities need no unpublished definition: Wen 2019
-    median SLEDAI course (H6–H10), Wang 2013 relapse at 1 year (H14), Gu 2014 eGFR change
-    (H19, as a ratio) and Liu 2011 SLEDAI and protein change at 6 months (H24, H26).
+    """Refractory LN after MSC: Liang 2010 (H1–H5), with the other Nanjing-programme
+    cohorts: Wen 2019 median SLEDAI course and complete remission (H6–H11), Wang 2013
+    complete remission and relapse at 1 and 2 years (H12–H15), Gu 2014 renal remission,
+    renal flare and eGFR change (H16, H17, H19), Wang 2014 major / partial clinical
+    response and relapse (H20–H22, two UC-MSC infusions) and Liu 2011 SLEDAI and protein
+    change at 6 months (H24, H26). Definitions not in the sources: ``MSC_DEFINITIONS``.
 
     ``n`` candidates are drawn; those meeting the inclusion criteria are weighted so that
     their baseline 24-h protein matches Liang 2010's (:func:`liang_baseline_weights`), and
-    every residual is a weighted statistic of that population.
+    every residual is a weighted statistic of that population. Rows in ``MSC_UNFITTED``
+    are left out of the residuals unless ``include_unfitted`` (then they are reported with
+    "shown, not fitted" in their description).
     """
     preset = get_preset("human")
     params0, states0, protein0 = refractory_population(preset, base_values, n, seed)
     weights = liang_baseline_weights(protein0)
     keep = weights > 0
     params0, states0, weights = params0[keep], states0[keep], weights[keep]
-    times = np.unique(np.concatenate([np.arange(0.0, 366.0, 15.0), [30.44, 91.3, 182.6, 365.0]]))
-    i1, i3, i6, i12 = (int(np.searchsorted(times, d)) for d in (30.44, 91.3, 182.6, 365.0))
+    times = np.unique(
+        np.concatenate(
+            [np.arange(0.0, MSC_FOLLOW_UP_DAYS + 1.0, 15.0), list(MSC_VISIT_DAYS.values())]
+        )
+    )
+    at = {label: int(np.searchsorted(times, d)) for label, d in MSC_VISIT_DAYS.items()}
+    i1, i3, i6, i12, i24 = (
+        at[k] for k in ("1 month", "3 months", "6 months", "12 months", "24 months")
+    )
+    year1 = [0, *(at[k] for k in YEAR_ONE_VISITS)]
+    times_w = np.array([0.0, *(MSC_VISIT_DAYS[k] for k in YEAR_ONE_VISITS)])
     free = (
         FreeParameter("k_msc_niche_repair", preset.values["k_msc_niche_repair"].value, 0.05, 20.0),
         FreeParameter("k_msc_recovery", preset.values["k_msc_recovery"].value, 1e-4, 0.05),
@@ -416,30 +579,29 @@ def human_msc_problem(
         FreeParameter("msc_restraint", preset.values["msc_restraint"].value, 0.1, 50.0),
     )
 
-    def residuals(values: dict[str, float]) -> Sequence[Residual]:
-        params = params0.copy()
-        for name, value in values.items():
-            params[:, preset.model.parameter_index(name)] = value
-        m = len(params)
+    def run(
+        params: np.ndarray, regimen: Regimen, t: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         res = simulate(
             preset.model,
             params,
             states0,
-            [liang_regimen()] * m,
-            times,
+            [regimen] * len(params),
+            t,
             workers=WORKERS,
             backend="rodas5p",
         )
         obs = res.observables()
-        ok = res.ok & np.all(np.isfinite(obs["protein_24h_g"]), axis=1)
+        return obs, res.ok & np.all(np.isfinite(obs["protein_24h_g"]), axis=1)
+
+    def residuals(values: dict[str, float]) -> Sequence[Residual]:
+        params = params0.copy()
+        for name, value in values.items():
+            params[:, preset.model.parameter_index(name)] = value
+        obs, ok = run(params, liang_regimen(), times)
         w = weights[ok] / weights[ok].sum()
         sledai = approximate_sledai2k(obs)[ok]
         protein = obs["protein_24h_g"][ok]
-        remitted = np.asarray((protein < 0.5).any(axis=1), dtype=bool)
-        first = np.argmax(protein < 0.5, axis=1)
-        relapsed = np.array(
-            [bool(remitted[i] and (protein[i, first[i] :] > 1.0).any()) for i in range(len(w))]
-        )
 
         def mean(x: np.ndarray) -> float:
             return float(np.sum(w * x))
@@ -447,12 +609,45 @@ def human_msc_problem(
         def median(x: np.ndarray) -> float:
             return _weighted_median(x, w)
 
+        def relapse_fraction(end: int) -> float:
+            # remission (< 0.5 g) then > 1 g later, on the 15-day grid up to column ``end``
+            p = protein[:, : end + 1]
+            remitted = (p < 0.5).any(axis=1)
+            first = np.argmax(p < 0.5, axis=1)
+            later = np.arange(p.shape[1])[None, :] > first[:, None]
+            relapsed = remitted & ((p > 1.0) & later).any(axis=1)
+            return mean(relapsed.astype(float))
+
+        def complete_at(i: int) -> float:
+            return mean(((protein[:, i] < 0.5) & (sledai[:, i] <= 4.0)).astype(float))
+
         egfr = obs["egfr_ml_min_1_73m2"][ok]
-        # Other Nanjing-programme cohorts on the same (Liang-weighted) virtual patients
-        # (assumption: similar refractory populations, one 1e6/kg infusion, UC-MSC as
-        # potent as BM-MSC): Wen 2019 median SLEDAI course, Wang 2013 relapse at 1 year,
-        # and relative changes where baselines differ (Gu 2014 GFR read as eGFR; Liu 2011
-        # SLEDAI and 24-h protein at 6 months).
+        # Gu 2014 renal remission and flare on the year-one visits (KDIGO 2012, AURORA 2).
+        p_v = protein[:, year1]
+        remission = kdigo_2012_remission(p_v, obs["creatinine_mg_dl"][ok][:, year1])
+        remitted = remission.any(axis=1)
+        flare = renal_flare_after_remission(p_v, remission)
+        w_rem = w * remitted
+        gu_flare = float(np.sum(w_rem * flare) / w_rem.sum()) if w_rem.sum() > 0 else float("nan")
+
+        # Wang 2014: two UC-MSC infusions, scored on the same year-one visits.
+        obs2, ok2 = run(params, wang2014_regimen(), times_w)
+        w2 = np.where(ok2, weights, 0.0)
+        w2 = w2 / w2.sum()
+        activity = system_activity(obs2)
+        systems = np.sum(list(activity.values()), axis=0)
+        j6 = YEAR_ONE_VISITS.index("6 months") + 1
+        major = systems[:, j6] == 0
+        partial = systems[:, j6] == 1
+        responder = major | partial
+        new_active = np.zeros(len(w2), dtype=bool)
+        for a in activity.values():
+            new_active |= (a[:, j6 + 1 :] & ~a[:, j6 : j6 + 1]).any(axis=1)
+        w_resp = w2 * responder
+        wang_relapse = (
+            float(np.sum(w_resp * new_active) / w_resp.sum()) if w_resp.sum() > 0 else float("nan")
+        )
+
         wen = [
             Residual(tid, f"median SLEDAI-2K (approx.) at {label}", median(sledai[:, i]), v, 1.5)
             for tid, label, i, v in (
@@ -486,25 +681,26 @@ def human_msc_problem(
                 0.1,
             ),
         ]
-
-        # Assumptions (the papers' full definitions are not in the science reference):
-        # complete remission at 12 months = 24-h protein < 0.5 g/day and SLEDAI-2K ≤ 4
-        # (Wen 2019 H11, Wang 2013 H12). Gu 2014's renal remission (H16) is not fitted:
-        # with protein-only criteria at any visit every virtual patient qualifies.
-        complete12 = (protein[:, i12] < 0.5) & (sledai[:, i12] <= 4.0)
-        return [
+        out = [
             Residual(
                 "H11",
                 "complete remission at 12 months (protein < 0.5 g and SLEDAI ≤ 4; Wen 2019)",
-                mean(complete12.astype(float)),
+                complete_at(i12),
                 0.23,
                 0.08,
             ),
             Residual(
                 "H12",
                 "complete remission at 12 months (same definition; Wang 2013)",
-                mean(complete12.astype(float)),
+                complete_at(i12),
                 0.28,
+                0.08,
+            ),
+            Residual(
+                "H13",
+                "complete remission at 24 months (same definition; Wang 2013)",
+                complete_at(i24),
+                0.31,
                 0.08,
             ),
             Residual("H1", "mean SLEDAI-2K (approx.) at baseline", mean(sledai[:, 0]), 12.2, 1.0),
@@ -520,20 +716,73 @@ def human_msc_problem(
             Residual(
                 "H5",
                 "proteinuria relapse within 12 months (fraction of all)",
-                mean(relapsed.astype(float)),
+                relapse_fraction(i12),
                 0.154,
                 0.05,
             ),
             Residual(
                 "H14",
                 "proteinuria relapse within 12 months (Wang 2013, fraction of all)",
-                mean(relapsed.astype(float)),
+                relapse_fraction(i12),
                 0.12,
                 0.05,
+            ),
+            Residual(
+                "H15",
+                "proteinuria relapse within 24 months (Wang 2013, fraction of all)",
+                relapse_fraction(i24),
+                0.18,
+                0.05,
+            ),
+            Residual(
+                "H16",
+                "renal remission CR+PR within 12 months (KDIGO 2012 at visits; Gu 2014)",
+                mean(remitted.astype(float)),
+                0.605,
+                0.08,
+            ),
+            Residual(
+                "H17",
+                "renal flare (AURORA 2) by 12 months among H16 remitters (Gu 2014)",
+                gu_flare,
+                0.224,
+                0.08,
+            ),
+            Residual(
+                "H20",
+                "major clinical response at 6 months (BILAG surrogate; Wang 2014)",
+                float(np.sum(w2 * major)),
+                0.325,
+                0.08,
+            ),
+            Residual(
+                "H21",
+                "partial clinical response at 6 months (BILAG surrogate; Wang 2014)",
+                float(np.sum(w2 * partial)),
+                0.275,
+                0.08,
+            ),
+            Residual(
+                "H22",
+                "relapse by 12 months among H20/H21 responders (surrogate; Wang 2014)",
+                wang_relapse,
+                0.167,
+                0.08,
             ),
             *wen,
             *ratios,
         ]
+        if include_unfitted:
+            return [
+                replace(
+                    r,
+                    description=f"{r.description} — shown, not fitted: {MSC_UNFITTED[r.target_id]}",
+                )
+                if r.target_id in MSC_UNFITTED
+                else r
+                for r in out
+            ]
+        return [r for r in out if r.target_id not in MSC_UNFITTED]
 
     return CalibrationProblem("human_msc", "human", free, residuals)
 
@@ -615,3 +864,58 @@ def access_trajectory_check(n: int = 200, seed: int = 2) -> tuple[pd.DataFrame, 
         }
     )
     return traj, table
+
+
+# --------------------------------------------------------------------------- H27 check
+#: Carrión 2010 (target H27): 14 weeks after autologous BM-MSC, no clinical change.
+CARRION_DAY = 98.0
+CARRION_DEFINITION = (
+    "assumption: refractory virtual patients of refractory_population (not weighted to "
+    "Liang 2010), each given 1e6 autologous MSC/kg (potency = the patient's own "
+    "msc_intrinsic_function, lupusim.treatments MSC_SOURCE_POTENCY) on the Liang prednisone "
+    "taper, against the same patients given allogeneic BM-MSC or no MSC; 'no clinical "
+    "change' is read as an autologous effect on the mean approximate SLEDAI-2K at 14 weeks "
+    "(versus no MSC) smaller than half the allogeneic effect — a direction check, not a fit"
+)
+
+
+def carrion_autologous_check(
+    values: Mapping[str, float] | None = None, n: int = 1500, seed: int = 5
+) -> dict[str, object]:
+    """Direction check of H27: SLEDAI-2K (approx.) change at 14 weeks after autologous,
+    allogeneic or no MSC, in the human model (its calibrated values unless ``values``
+    overrides them; see ``CARRION_DEFINITION``)."""
+    preset = get_preset("human")
+    params, states, _ = refractory_population(preset, values or {}, n, seed)
+    times = np.array([0.0, CARRION_DAY])
+    arms = {
+        "autologous_msc": Regimen(
+            "autologous_msc",
+            (MSCInfusion(0.0, cells_per_kg=1e6, source="autologous_sle"), LIANG_TAPER),
+        ),
+        "allogeneic_bm_msc": liang_regimen(),
+        "no_msc": Regimen("no_msc", (LIANG_TAPER,)),
+    }
+    change: dict[str, float] = {}
+    baseline = float("nan")
+    for arm, regimen in arms.items():
+        res = simulate(
+            preset.model, params, states, [regimen] * len(params), times, workers=WORKERS
+        )
+        sledai = approximate_sledai2k(res.observables())[res.ok]
+        baseline = float(sledai[:, 0].mean())
+        change[arm] = float(sledai[:, 1].mean() - sledai[:, 0].mean())
+    auto_effect = change["autologous_msc"] - change["no_msc"]
+    allo_effect = change["allogeneic_bm_msc"] - change["no_msc"]
+    consistent = abs(auto_effect) < 0.5 * abs(allo_effect)
+    return {
+        "target": "H27",
+        "source": "Carrion 2010 Lupus 19:317 (2 patients): no clinical change at 14 weeks",
+        "definition": CARRION_DEFINITION,
+        "n_patients": len(params),
+        "mean_sledai2k_day0": baseline,
+        "mean_sledai2k_change_at_14_weeks": change,
+        "autologous_effect_vs_no_msc": auto_effect,
+        "allogeneic_effect_vs_no_msc": allo_effect,
+        "consistent_with_source": bool(consistent),
+    }

@@ -364,18 +364,32 @@ def _published_points() -> list[Any]:
     ]
 
 
-def calibration_fit() -> list[dict[str, Any]]:
-    """Residuals of every target in the packaged calibration (calibration.json)."""
+def _calibration_payload() -> dict[str, Any]:
     path = resources.files("lupusim.model").joinpath("data/calibration.json")
     if not path.is_file():
-        return []
-    payload = json.loads(path.read_text())
+        return {}
+    payload: dict[str, Any] = json.loads(path.read_text())
+    return payload
+
+
+def calibration_fit() -> list[dict[str, Any]]:
+    """Residuals of every target in the packaged calibration (calibration.json), the
+    fitted ones first, then per problem those shown but not fitted (``fitted: False``)."""
+    payload = _calibration_payload()
     rows = []
-    for preset in payload["presets"].values():
+    for preset in payload.get("presets", {}).values():
         for problem in preset["problems"]:
             for r in problem["residuals"]:
                 rows.append({"problem": problem["problem"], **r})
+            for r in problem.get("unfitted_residuals", []):
+                rows.append({"problem": f"{problem['problem']} (not fitted)", **r})
     return rows
+
+
+def calibration_checks() -> dict[str, Any]:
+    """Direction checks run on the calibrated model by the calibration script (H27)."""
+    checks: dict[str, Any] = _calibration_payload().get("checks", {})
+    return checks
 
 
 def reproduce(options: Sun2009Options) -> dict[str, Any]:
@@ -431,6 +445,7 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "study": "sun2009",
         "calibration": calibration_fit(),
+        "calibration_checks": calibration_checks(),
         "targets": targets,
         "comparisons": comparisons,
         "solver_failures": failures,

@@ -1,0 +1,90 @@
+"""The calibration fit recorded in data/calibration.json, as a section of docs/model.md.
+
+Every residual of every problem (simulated beside published), the rows shown but not
+fitted with the reason, the definitions stated as assumptions, and the direction checks
+run on the calibrated model (written by scripts/calibrate_sun2009.py).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+
+def _g(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, int | float) else str(x)
+
+
+def _rows(residuals: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| target | quantity | simulated | published | scale | residual |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in residuals:
+        scale = f"log, {_g(r['scale'])}" if r.get("log_scale") else _g(r["scale"])
+        desc = str(r["description"]).replace("|", "/")
+        lines.append(
+            f"| {r['target_id']} | {desc} | {_g(r['simulated'])} | {_g(r['published'])} "
+            f"| {scale} | {r['residual']:+.2f} |"
+        )
+    return lines
+
+
+def render_calibration_markdown() -> str:
+    """The calibration fit as Markdown (empty when calibration.json is absent)."""
+    path = resources.files("lupusim.model").joinpath("data/calibration.json")
+    if not path.is_file():
+        return ""
+    payload = json.loads(path.read_text())
+    out = [
+        "## Calibration fit",
+        "",
+        f"Written by `{payload['script']}` (at most {payload['max_evaluations']} evaluations "
+        f"per problem, {payload['seconds']:.0f} s in all). Residual = (simulated − "
+        "published) / scale (log ratio / scale where marked); the loss is the sum of "
+        "squared residuals of the fitted rows.",
+        "",
+    ]
+    for preset, entry in payload["presets"].items():
+        for problem in entry["problems"]:
+            out += [
+                f"### {problem['problem']} (preset `{preset}`)",
+                "",
+                f"Loss {problem['initial_loss']:.4g} → {problem['loss']:.4g} in "
+                f"{problem['evaluations']} evaluations ({problem['seconds']:.0f} s). Fitted: "
+                + ", ".join(f"`{k}` = {_g(v)}" for k, v in problem["values"].items())
+                + ".",
+                "",
+                *_rows(problem["residuals"]),
+                "",
+            ]
+            unfitted = problem.get("unfitted_residuals", [])
+            if unfitted:
+                out += ["Shown, not fitted (simulated at the fitted values):", ""]
+                out += _rows(unfitted)
+                out += [""]
+                out += [f"* {r['target_id']}: not fitted because {r['reason']}" for r in unfitted]
+                out += [""]
+            definitions = problem.get("definitions", {})
+            if definitions:
+                out += ["Definitions of these rows:", ""]
+                out += [f"* {k}: {v}" for k, v in definitions.items()]
+                out += [""]
+    for tid, check in payload.get("checks", {}).items():
+        change = check["mean_sledai2k_change_at_14_weeks"]
+        out += [
+            f"### {tid} direction check (not a fit)",
+            "",
+            f"{check['source']}. Model ({check['n_patients']} virtual patients, mean "
+            f"SLEDAI-2K (approx.) {check['mean_sledai2k_day0']:.3g} at day 0): change at 14 "
+            "weeks "
+            + ", ".join(f"{arm} {v:+.2f}" for arm, v in change.items())
+            + f"; autologous effect versus no MSC {check['autologous_effect_vs_no_msc']:+.2f}, "
+            f"allogeneic {check['allogeneic_effect_vs_no_msc']:+.2f}. Consistent with the "
+            f"source: **{'yes' if check['consistent_with_source'] else 'no'}**.",
+            "",
+            f"Definition — {check['definition']}.",
+            "",
+        ]
+    return "\n".join(out)
