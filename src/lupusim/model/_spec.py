@@ -10,6 +10,7 @@ docs/model.md (:mod:`lupusim.model._docs`) and, later, the SBML export.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy as sp
 
@@ -84,38 +85,51 @@ class ModelSpec:
             if unknown:
                 raise ValueError(f"observable {obs.name} uses undeclared symbols {unknown}")
 
-    @property
+    # Names and positions are computed once per spec (treatments look parameters up by
+    # name for every subject; rebuilding the tuples each time cost ~20 % of a batch run).
+    @cached_property
     def state_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.states)
 
-    @property
+    @cached_property
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters)
 
-    @property
+    @cached_property
     def input_names(self) -> tuple[str, ...]:
         return tuple(u.name for u in self.inputs)
 
-    @property
+    @cached_property
     def observable_names(self) -> tuple[str, ...]:
         return tuple(o.name for o in self.observables)
 
+    @cached_property
+    def _positions(self) -> dict[str, dict[str, int]]:
+        return {
+            kind: {name: i for i, name in enumerate(names)}
+            for kind, names in (
+                ("state", self.state_names),
+                ("input", self.input_names),
+                ("parameter", self.parameter_names),
+            )
+        }
+
     def state_index(self, name: str) -> int:
         try:
-            return self.state_names.index(name)
-        except ValueError:
+            return self._positions["state"][name]
+        except KeyError:
             raise KeyError(f"unknown state {name!r}") from None
 
     def input_index(self, name: str) -> int:
         try:
-            return self.input_names.index(name)
-        except ValueError:
+            return self._positions["input"][name]
+        except KeyError:
             raise KeyError(f"unknown input {name!r}") from None
 
     def parameter_index(self, name: str) -> int:
         try:
-            return self.parameter_names.index(name)
-        except ValueError:
+            return self._positions["parameter"][name]
+        except KeyError:
             raise KeyError(f"unknown parameter {name!r}") from None
 
     def jacobian(self) -> sp.Matrix:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from typing import Literal
 
@@ -136,14 +137,20 @@ class _DailyDrug:
     label: str = ""
 
     def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
-        if self.amount < 0:
-            raise ValueError(f"{self.label}: negative dose")
-        if self.stop_day is not None and self.stop_day <= self.start_day:
-            raise ValueError(f"{self.label}: stop_day must be after start_day")
-        out: list[Event] = [RateChange(self.start_day, self.input_name, self.amount, self.label)]
-        if self.stop_day is not None:
-            out.append(RateChange(self.stop_day, self.input_name, -self.amount, self.label))
-        return out
+        return list(_daily_drug_events(self))
+
+
+@lru_cache(maxsize=4096)
+def _daily_drug_events(drug: _DailyDrug) -> tuple[Event, ...]:
+    """A daily drug's events (the same for every subject: built once per dose object)."""
+    if drug.amount < 0:
+        raise ValueError(f"{drug.label}: negative dose")
+    if drug.stop_day is not None and drug.stop_day <= drug.start_day:
+        raise ValueError(f"{drug.label}: stop_day must be after start_day")
+    out: list[Event] = [RateChange(drug.start_day, drug.input_name, drug.amount, drug.label)]
+    if drug.stop_day is not None:
+        out.append(RateChange(drug.stop_day, drug.input_name, -drug.amount, drug.label))
+    return tuple(out)
 
 
 def Prednisone(start_day: float, stop_day: float | None, mg_per_day: float) -> _DailyDrug:
@@ -210,12 +217,18 @@ class GlucocorticoidTaper:
             raise ValueError("taper steps must be non-empty with increasing days")
 
     def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
-        out: list[Event] = []
-        ends = [d for d, _ in self.steps[1:]] + [self.stop_day]
-        for (start, mg), stop in zip(self.steps, ends, strict=True):
-            if mg > 0:
-                out += Prednisone(start, stop, mg).events(model, parameters)
-        return out
+        return list(_taper_events(self))
+
+
+@lru_cache(maxsize=4096)
+def _taper_events(taper: GlucocorticoidTaper) -> tuple[Event, ...]:
+    """A taper's events (the same for every subject: built once per taper object)."""
+    out: list[Event] = []
+    ends = [d for d, _ in taper.steps[1:]] + [taper.stop_day]
+    for (start, mg), stop in zip(taper.steps, ends, strict=True):
+        if mg > 0:
+            out += _daily_drug_events(Prednisone(start, stop, mg))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
