@@ -51,18 +51,7 @@ def _print(result: CalibrationResult) -> None:
 
 
 def _residual_rows(residuals: list[Residual]) -> list[dict[str, object]]:
-    return [
-        {
-            "target_id": r.target_id,
-            "description": r.description,
-            "simulated": r.simulated,
-            "published": r.published,
-            "scale": r.scale,
-            "log_scale": r.log,
-            "residual": r.value,
-        }
-        for r in residuals
-    ]
+    return [r.as_record() for r in residuals]
 
 
 def main() -> int:

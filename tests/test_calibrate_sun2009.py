@@ -187,3 +187,15 @@ def test_autologous_msc_is_weaker_than_allogeneic() -> None:
     allo = check["allogeneic_effect_vs_no_msc"]
     assert allo < 0  # allogeneic MSC lowers SLEDAI versus no MSC at 14 weeks
     assert abs(auto) <= abs(allo)
+
+
+def test_residual_record_matches_the_calibration_json_rows() -> None:
+    from lupusim.calibrate import Residual
+
+    record = Residual("H1", "mean SLEDAI", 12.0, 10.0, 2.0).as_record()
+    assert record["residual"] == pytest.approx(1.0)
+    logged = Residual("H19", "eGFR ratio", 2.0, 1.0, 0.5, log=True).as_record()
+    assert logged["residual"] == pytest.approx(np.log(2.0) / 0.5)
+    assert logged["log_scale"] is True
+    shipped = _payload()["presets"]["mrl_lpr"]["problems"][0]["residuals"][0]
+    assert set(record) == set(shipped)

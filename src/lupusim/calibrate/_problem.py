@@ -51,6 +51,18 @@ class Residual:
             return math.log(max(self.simulated, 1e-12) / self.published) / self.scale
         return (self.simulated - self.published) / self.scale
 
+    def as_record(self) -> dict[str, object]:
+        """The row written to calibration.json."""
+        return {
+            "target_id": self.target_id,
+            "description": self.description,
+            "simulated": self.simulated,
+            "published": self.published,
+            "scale": self.scale,
+            "log_scale": self.log,
+            "residual": self.value,
+        }
+
 
 @dataclass(frozen=True)
 class CalibrationProblem:
@@ -87,18 +99,7 @@ class CalibrationResult:
             "initial_loss": self.initial_loss,
             "evaluations": self.evaluations,
             "seconds": round(self.seconds, 1),
-            "residuals": [
-                {
-                    "target_id": r.target_id,
-                    "description": r.description,
-                    "simulated": r.simulated,
-                    "published": r.published,
-                    "scale": r.scale,
-                    "log_scale": r.log,
-                    "residual": r.value,
-                }
-                for r in self.residuals
-            ],
+            "residuals": [r.as_record() for r in self.residuals],
         }
 
 
