@@ -326,6 +326,24 @@ def test_kernel_source_allocates_nothing_and_compiles(method: str) -> None:
     assert "N_STATES = 28" in source and "N_JAC = " in source
 
 
+@pytest.mark.parametrize("method", ["rodas5p", "rodas4"])
+def test_kernel_calls_the_model_from_few_sites(method: str) -> None:
+    """NVVM inlines every call: each call site of the model is another copy of it in the
+    kernel (the stage-by-stage step made a 41,000-line PTX kernel that took 67-97 s to
+    build on the H100 machine). Stages loop; f, the initial step and J have one site."""
+    model = compile_model(get_preset("human").model)
+    source = _cuda_module_source(model, method)
+
+    def calls(name: str) -> int:
+        return source.count(f"{name}(") - source.count(f"def {name}(")
+
+    assert calls("_model_rhs") == 4  # f(t, y); the initial step; a stage; ∂f/∂t
+    assert calls("_model_jac") == 1
+    assert calls("_model_solve") == 1
+    assert calls("_cuda_initial_step") == 1
+    assert "for st in range(N_STAGES):" in source
+
+
 def test_bad_arguments_raise_before_any_launch() -> None:
     model = compile_model(get_preset("human").model)
     preset = get_preset("human")
