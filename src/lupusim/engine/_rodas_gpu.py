@@ -7,7 +7,8 @@ across subjects; the scheme of Julia's DiffEqGPU ``EnsembleGPUKernel``, Utkarsh 
 "Automated translation and accelerated solving of differential equations on multiple GPU
 platforms", CMAME 419 (2024) 116591). A warp runs until its slowest subject is done.
 
-Code generation (per model and method, compiled once per process by ``numba.cuda``):
+Code generation (per model and method; built on a machine's first call, ~1 min for the
+human model, then loaded from numba-cuda's disk cache beside the generated module):
 
 * the model's ``rhs`` is the generated source that the CPU engine compiles
   (:attr:`CompiledModel.source_path`, from :func:`lupusim.model.generate_source`), as a
@@ -20,11 +21,14 @@ Code generation (per model and method, compiled once per process by ``numba.cuda
   fill pattern's ~155 entries; when its threshold-pivoting test refuses a pivot the step
   refactors a dense copy with partial pivoting, like the CPU (the dense solve skips zero
   entries exactly as the CPU's non-zero lists do);
-* the Rosenbrock step is written out stage by stage from the method's table, the same
-  expressions as :func:`lupusim.engine._rodas._step_source`; the weighted norm is the
-  CPU engine's own source; the initial-step heuristic and the subject loop mirror
-  ``_initial_step`` and ``_integrate_subject`` (``tests/test_rodas_gpu.py`` checks that
-  the simulator reproduces the CPU engine bit for bit given the CPU's model functions).
+* the Rosenbrock step loops over the method's stages with one call of the model's rhs
+  and one solve (NVVM inlines every call, so each call site is a copy of the model in
+  the kernel); the stage sums are written out per stage with the same terms in the same
+  order as :func:`lupusim.engine._rodas._step_source`; the weighted norm is the CPU
+  engine's own source; the initial-step heuristic and the subject loop mirror
+  ``_initial_step`` and ``_integrate_subject``, with f(t, y), the initial step and J
+  evaluated from one call site each (``tests/test_rodas_gpu.py`` checks that the
+  simulator reproduces the CPU engine bit for bit given the CPU's model functions).
 
 Work arrays are ``cuda.local.array`` of compile-time sizes (per thread, ~1.7 kB hot:
 states, stage vectors, packed Jacobian and LU; plus an untouched-unless-needed dense
