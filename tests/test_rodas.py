@@ -346,10 +346,12 @@ def test_batch_equals_single_subject_bit_for_bit() -> None:
     try:
         runs = []
         for threads in sorted({1, _max_threads()}):
-            numba.set_num_threads(threads)
+            numba.set_num_threads(threads)  # the default of ``threads``
             runs.append(integrate_batch_rodas(model, params, y0, times, events, opts))
     finally:
         numba.set_num_threads(before)
+    # more threads than subjects: one-subject chunks, run concurrently
+    runs.append(integrate_batch_rodas(model, params, y0, times, events, opts, threads=8))
     for i in range(len(params)):
         single = integrate_subject_rodas(model, params[i], y0[i], times, events[i], opts)
         for run in runs:

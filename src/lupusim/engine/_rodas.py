@@ -77,6 +77,7 @@ import inspect
 import math
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -85,7 +86,6 @@ from typing import Any
 
 import numba
 import numpy as np
-from numba import prange
 
 from lupusim.engine._events import Bolus, Event, RateChange
 from lupusim.engine._solver import (
@@ -95,6 +95,7 @@ from lupusim.engine._solver import (
     SolverOptions,
     SubjectOutcome,
 )
+from lupusim.engine._threads import map_chunks
 from lupusim.model._codegen import CompiledModel, cache_dir
 from lupusim.model._spec import ModelSpec
 
@@ -381,29 +382,44 @@ def _linear_solver_source(fill: np.ndarray) -> str:
     return "\n".join(lines) + "\n"
 
 
+_BUILD_LOCK = threading.RLock()
+"""Held while generated modules are loaded and kernels bound: the batch runs chunks on
+threads, and a module half-executed by one thread must not be seen by another."""
+
+
 def _load_generated(prefix: str, source: str) -> ModuleType:
     """Write ``source`` to the model cache folder (named by its hash) and import it."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     name = f"{prefix}_{digest}"
-    module = sys.modules.get(name)
-    if module is not None:
+    with _BUILD_LOCK:
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        path = cache_dir() / f"{name}.py"
+        if not path.exists():
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(source)
+            tmp.replace(path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:  # pragma: no cover
+            raise ImportError(f"cannot load generated module {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
         return module
-    path = cache_dir() / f"{name}.py"
-    if not path.exists():
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(source)
-        tmp.replace(path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:  # pragma: no cover
-        raise ImportError(f"cannot load generated module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+
+
+def _linear_solver_cached(key: bytes, n: int) -> tuple[Any, Any, Any]:
+    with _BUILD_LOCK:
+        return _linear_solver_build(key, n)
 
 
 @cache
-def _linear_solver_cached(key: bytes, n: int) -> tuple[Any, Any, Any]:
+def _linear_solver_build(key: bytes, n: int) -> tuple[Any, Any, Any]:
     fill = np.frombuffer(key, dtype=bool).reshape(n, n)
     module = _load_generated("lupusim_rodas_lu", _linear_solver_source(fill))
     return tuple(numba.njit(**_JIT)(f) for f in (module.build, module.lu, module.solve))
@@ -816,8 +832,8 @@ def _batch(
     info: Any,
     codes: Any,
 ) -> None:
-    """All subjects in a ``prange`` loop; each is independent, so threads do not matter."""
-    for s in prange(params.shape[0]):
+    """The subjects one after another (threads run chunks: :mod:`lupusim.engine._threads`)."""
+    for s in range(params.shape[0]):
         a = ev_off[s]
         b = ev_off[s + 1]
         codes[s] = _integrate_subject(
@@ -904,7 +920,7 @@ def _kernel_source(method: str, title: str, cacheable: bool) -> str:
         "_dense = numba.njit(**_OPTS)(_dense)",
         "_initial_step = numba.njit(**_OPTS)(_initial_step)",
         "_integrate_subject = numba.njit(**_OPTS)(_integrate_subject)",
-        "_batch = numba.njit(parallel=True, **_OPTS)(_batch)",
+        "_batch = numba.njit(**_OPTS)(_batch)",
         "",
     ]
     return "\n".join(parts)
@@ -931,14 +947,19 @@ def _model_kernels(model: CompiledModel, method: str) -> tuple[Any, Any]:
     """``(subject, batch)`` numba kernels bound to ``model`` (machine code cached on disk)."""
     key = (model.hash, str(model.source_path), _check_method(method))
     kernels = _KERNELS.get(key)
-    if kernels is None:
-        linear = _model_linear_solver(model.spec)
-        source = _kernel_source(method, f"model {model.spec.name}", cacheable=True) + (
-            f"\n# model {model.hash}, LU {linear[1].py_func.__module__}, engine {_ENGINE_HASH}\n"
-        )
-        module = _load_generated(f"lupusim_rodas_{model.hash}", source)
-        kernels = _bind_kernels(module, model.rhs, model.jac, linear)
-        _KERNELS[key] = kernels
+    if kernels is not None:
+        return kernels
+    with _BUILD_LOCK:
+        kernels = _KERNELS.get(key)
+        if kernels is None:
+            linear = _model_linear_solver(model.spec)
+            source = _kernel_source(method, f"model {model.spec.name}", cacheable=True) + (
+                f"\n# model {model.hash}, LU {linear[1].py_func.__module__}, "
+                f"engine {_ENGINE_HASH}\n"
+            )
+            module = _load_generated(f"lupusim_rodas_{model.hash}", source)
+            kernels = _bind_kernels(module, model.rhs, model.jac, linear)
+            _KERNELS[key] = kernels
     return kernels
 
 
@@ -948,26 +969,27 @@ def _function_kernels(rhs: Any, jac: Any, pattern: np.ndarray, method: str) -> t
     Cached on disk when both functions' source is available (the module name then carries
     its hash); otherwise compiled once per process.
     """
-    linear = linear_solver(pattern)
-    lu_name = linear[1].py_func.__module__
-    try:
-        key = inspect.getsource(rhs.py_func) + inspect.getsource(jac.py_func)
-    except (AttributeError, OSError, TypeError):
-        key = None
-    if key is not None:
-        digest = hashlib.sha256((key + _ENGINE_HASH).encode()).hexdigest()[:16]
-        source = _kernel_source(_check_method(method), "user functions", cacheable=True) + (
-            f"\n# functions {digest}, LU {lu_name}, engine {_ENGINE_HASH}\n"
-        )
-        module = _load_generated("lupusim_rodas_fn", source)
-    else:
-        name = f"lupusim_rodas_fn_{method}_{id(rhs):x}_{id(jac):x}_{lu_name[-16:]}"
-        module = sys.modules.get(name) or ModuleType(name)
-        if name not in sys.modules:
-            sys.modules[name] = module
-            code = _kernel_source(_check_method(method), "user functions", False)
-            exec(compile(code, name, "exec"), module.__dict__)
-    return _bind_kernels(module, rhs, jac, linear)
+    with _BUILD_LOCK:
+        linear = linear_solver(pattern)
+        lu_name = linear[1].py_func.__module__
+        try:
+            key = inspect.getsource(rhs.py_func) + inspect.getsource(jac.py_func)
+        except (AttributeError, OSError, TypeError):
+            key = None
+        if key is not None:
+            digest = hashlib.sha256((key + _ENGINE_HASH).encode()).hexdigest()[:16]
+            source = _kernel_source(_check_method(method), "user functions", cacheable=True) + (
+                f"\n# functions {digest}, LU {lu_name}, engine {_ENGINE_HASH}\n"
+            )
+            module = _load_generated("lupusim_rodas_fn", source)
+        else:
+            name = f"lupusim_rodas_fn_{method}_{id(rhs):x}_{id(jac):x}_{lu_name[-16:]}"
+            module = sys.modules.get(name) or ModuleType(name)
+            if name not in sys.modules:
+                sys.modules[name] = module
+                code = _kernel_source(_check_method(method), "user functions", False)
+                exec(compile(code, name, "exec"), module.__dict__)
+        return _bind_kernels(module, rhs, jac, linear)
 
 
 # --------------------------------------------------------------------------------------
@@ -1133,11 +1155,13 @@ def integrate_batch_rodas(
     options: SolverOptions | None = None,
     *,
     method: str = DEFAULT_METHOD,
+    threads: int | None = None,
 ) -> list[SubjectOutcome]:
-    """Integrate ``N`` subjects in a ``numba.prange`` loop (threads: ``numba.set_num_threads``).
+    """Integrate ``N`` subjects, in chunks on ``threads`` threads (GIL-free kernels).
 
-    Each subject is integrated exactly as by :func:`integrate_subject_rodas`; the results
-    do not depend on the number of threads.
+    ``threads`` defaults to ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS`` /
+    ``numba.set_num_threads``). Each subject is integrated exactly as by
+    :func:`integrate_subject_rodas`; the results do not depend on the number of threads.
     """
     opts = options or SolverOptions()
     spec = model.spec
@@ -1145,11 +1169,34 @@ def integrate_batch_rodas(
     params = np.ascontiguousarray(np.atleast_2d(parameters), dtype=float)
     init = np.ascontiguousarray(np.atleast_2d(y0), dtype=float)
     n = params.shape[0]
-    n_s, n_u = len(spec.states), len(spec.inputs)
+    n_s = len(spec.states)
     if init.shape != (n, n_s):
         raise ValueError(f"y0 must have shape ({n}, {n_s}), got {init.shape}")
     if len(events_per_subject) != n:
         raise ValueError(f"need one event list per subject ({n}), got {len(events_per_subject)}")
+    _, batch = _model_kernels(model, method)
+
+    def chunk(a: int, b: int) -> list[SubjectOutcome]:
+        return _integrate_chunk(
+            spec, batch, params[a:b], init[a:b], grid, events_per_subject[a:b], opts, method
+        )
+
+    return map_chunks(chunk, n, numba.get_num_threads() if threads is None else threads)
+
+
+def _integrate_chunk(
+    spec: ModelSpec,
+    batch: Any,
+    params: np.ndarray,
+    init: np.ndarray,
+    grid: np.ndarray,
+    events_per_subject: Sequence[Sequence[Event]],
+    opts: SolverOptions,
+    method: str,
+) -> list[SubjectOutcome]:
+    """One chunk through the batch kernel (which releases the GIL)."""
+    n = params.shape[0]
+    n_s, n_u = len(spec.states), len(spec.inputs)
     sorted_events = [
         _sorted_events(evs, float(grid[0]), float(grid[-1])) for evs in events_per_subject
     ]
@@ -1161,10 +1208,9 @@ def integrate_batch_rodas(
     inputs = np.full((n, len(grid), n_u), np.nan)
     info = np.zeros((n, 6))
     codes = np.zeros(n, dtype=np.int64)
-    _, batch = _model_kernels(model, method)
     batch(
-        params,
-        init,
+        np.ascontiguousarray(params),
+        np.ascontiguousarray(init),
         n_u,
         grid,
         offsets,

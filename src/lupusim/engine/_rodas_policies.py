@@ -49,8 +49,13 @@ def integrate_batch_rodas_policies(
     options: SolverOptions | None = None,
     *,
     method: str = DEFAULT_METHOD,
+    threads: int | None = None,
 ) -> list[SubjectOutcome]:
-    """Integrate ``N`` subjects with policies; same semantics as the LSODA backend."""
+    """Integrate ``N`` subjects with policies; same semantics as the LSODA backend.
+
+    ``threads``: as in :func:`~lupusim.engine._rodas.integrate_batch_rodas`, for each
+    segment's batch.
+    """
     opts = options or SolverOptions()
     spec = model.spec
     grid = np.asarray(times, dtype=float)
@@ -132,7 +137,7 @@ def integrate_batch_rodas_policies(
             ]
             seg_events.append(carry + [e for e in pending[i] if a < e.time_days < b])
         outs = integrate_batch_rodas(
-            model, params[idx], y[idx], seg, seg_events, opts, method=method
+            model, params[idx], y[idx], seg, seg_events, opts, method=method, threads=threads
         )
         first_inner = int(np.searchsorted(grid, a, side="right"))
         for i, out in zip(idx.tolist(), outs, strict=True):

@@ -15,13 +15,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from lupusim.engine._events import Event, Policy
 from lupusim.engine._result import SimulationResult
 from lupusim.engine._solver import SolverOptions, SubjectOutcome, integrate_subject
+from lupusim.engine._threads import MAX_CHUNK_SUBJECTS, chunk_size, map_chunks
 from lupusim.errors import SimulationError
 from lupusim.model._codegen import CompiledModel, compile_model
 from lupusim.model._spec import ModelSpec
 
 Backend = Literal["lsoda", "rodas5p", "rodas4", "rodas5p-cuda", "rodas4-cuda"]
 BACKENDS: tuple[str, ...] = ("lsoda", "rodas5p", "rodas4", "rodas5p-cuda", "rodas4-cuda")
-RODAS_BATCH = 256
+RODAS_POLICY_CHUNK = 256
 
 
 class Regimen(Protocol):
@@ -114,42 +115,42 @@ def _run_rodas(
     advance: Callable[[int], None],
     policies: tuple[tuple[Policy, ...], ...] | None = None,
 ) -> None:
-    import numba
-
+    """Chunks of ``indices`` on ``n_threads`` threads, one thread per chunk."""
     from lupusim.engine._rodas import integrate_batch_rodas
     from lupusim.engine._rodas_policies import integrate_batch_rodas_policies
 
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
-    try:
-        for a in range(0, len(indices), RODAS_BATCH):
-            idx = indices[a : a + RODAS_BATCH]
-            if policies is None:
-                outs = integrate_batch_rodas(
-                    compiled,
-                    params[idx],
-                    init[idx],
-                    grid,
-                    [events[i] for i in idx],
-                    opts,
-                    method=method,
-                )
-            else:
-                outs = integrate_batch_rodas_policies(
-                    compiled,
-                    params[idx],
-                    init[idx],
-                    grid,
-                    [events[i] for i in idx],
-                    [policies[i] for i in idx],
-                    opts,
-                    method=method,
-                )
-            for i, out in zip(idx, outs, strict=True):
-                outcomes[i] = out
-            advance(len(idx))
-    finally:
-        numba.set_num_threads(previous)
+    def chunk(a: int, b: int) -> list[SubjectOutcome]:
+        idx = indices[a:b]
+        if policies is None:
+            return integrate_batch_rodas(
+                compiled,
+                params[idx],
+                init[idx],
+                grid,
+                [events[i] for i in idx],
+                opts,
+                method=method,
+                threads=1,
+            )
+        return integrate_batch_rodas_policies(
+            compiled,
+            params[idx],
+            init[idx],
+            grid,
+            [events[i] for i in idx],
+            [policies[i] for i in idx],
+            opts,
+            method=method,
+            threads=1,
+        )
+
+    # relapse rules step all of a chunk's subjects between check times: larger chunks
+    # amortise the per-segment Python work
+    largest = RODAS_POLICY_CHUNK if policies is not None else MAX_CHUNK_SUBJECTS
+    size = chunk_size(len(indices), n_threads, largest)
+    outs = map_chunks(chunk, len(indices), n_threads, chunk=size, done=advance)
+    for i, out in zip(indices, outs, strict=True):
+        outcomes[i] = out
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
