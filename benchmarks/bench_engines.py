@@ -37,8 +37,18 @@ the first ``--subset`` (1,000) subjects and their wall time is extrapolated line
 Accuracy: the first ``--ref-n`` (20) subjects of each run against lupusim LSODA at
 rtol 1e-10, atol 1e-14: the largest relative error over all outputs whose reference
 magnitude exceeds 1e-6 × the largest magnitude of that subject's state over the run.
-An engine clearly less accurate at ``--rtol`` than lupusim LSODA (> 3× its error) is
-also run at ``--tight-rtol`` (1e-8, atol scaled alike) and both rows are reported.
+Equal accuracy: each engine named by ``--tighten`` (libRoadRunner and solve_ivp) that is
+less accurate at ``--rtol`` than lupusim Rodas5P is also run at tighter rtols, a decade
+at a time (atol scaled alike), until it is at least as accurate (at most
+``--max-tighten`` = 3 decades); all its rows are reported.
+
+The machine's speed drifts between runs (on the 2-core VM by ±30 % over minutes), which
+makes a ratio of two separate rows unreliable. So the script ends with ``--pair-rounds``
+(5) rounds of alternating short runs in one process: lupusim Rodas5P at ``--rtol`` on
+``--pair-n`` (2,000) subjects with 1 thread and with all workers, and libRoadRunner at
+its last two rtols (the two that bracket equal accuracy) on a fifth as many; it reports
+each round's subject-years/s per core, each round's ratio to libRoadRunner and the
+median ratio (``"paired"`` in the JSON).
 
 Prints a table and a markdown table and writes
 ``benchmarks/results/<hostname>-<YYYY-MM-DD>-engines.json``.
@@ -376,6 +386,43 @@ def _in_subprocess(case: Case) -> dict[str, Any]:
         return pool.submit(_run_case, case).result()
 
 
+def _run_pairs(
+    data: str,
+    rounds: int,
+    n_lupusim: int,
+    n_rr: int,
+    rtol: float,
+    atol: float,
+    rr_tols: list[tuple[float, float]],
+    workers: int,
+) -> dict[str, Any]:
+    """Alternating short runs of lupusim Rodas5P (1 thread, ``workers`` threads) and
+    libRoadRunner (at each of ``rr_tols``) in one process, so that the machine's drift
+    hits all alike."""
+    d = np.load(data)
+    params, y0, times = d["params"], d["y0"], d["times"]
+    years = float(times[-1] - times[0]) / DAYS_PER_YEAR
+    info: dict[str, Any] = {}
+    engines: dict[str, tuple[Runner, int, int]] = {}
+    for w in sorted({1, workers}):
+        case = Case("lupusim-rodas5p", n_lupusim, n_lupusim, rtol, atol, w, 0, data)
+        warm, run = _lupusim_engine("rodas5p", params, y0, times, case)
+        warm()
+        engines[f"lupusim-rodas5p {w} thread(s)"] = (run, n_lupusim, w)
+    for rr_rtol, rr_atol in rr_tols:
+        rr_case = Case("libroadrunner", n_rr, n_rr, rr_rtol, rr_atol, 1, 0, data)
+        warm, run = _roadrunner_engine(params, y0, times, rr_case, info)
+        warm()
+        engines[f"libroadrunner rtol {rr_rtol:g}"] = (run, n_rr, 1)
+    out: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, (run, n, cores) in engines.items():
+            t = time.perf_counter()
+            run(n)
+            out[name].append(n * years / (time.perf_counter() - t) / cores)
+    return {"per_core": out}
+
+
 # --------------------------------------------------------------------------- reporting
 
 
@@ -469,7 +516,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,10000", help="comma-separated N (default 100,10000)")
     ap.add_argument("--rtol", type=float, default=1e-6)
     ap.add_argument("--atol", type=float, default=1e-9)
-    ap.add_argument("--tight-rtol", type=float, default=1e-8)
+    ap.add_argument(
+        "--tighten",
+        default="libroadrunner,scipy-solve_ivp",
+        help="engines brought to lupusim Rodas5P's accuracy by tighter rtols",
+    )
+    ap.add_argument(
+        "--max-tighten",
+        type=int,
+        default=3,
+        help="decades by which a less accurate engine's rtol may be tightened (default 3)",
+    )
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--workers", type=int, default=0, help="lupusim workers (0 = all cores)")
     ap.add_argument("--years", type=float, default=2.0)
@@ -477,6 +534,15 @@ def main() -> None:
     ap.add_argument("--subset", type=int, default=1000)
     ap.add_argument("--max-seconds", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--pair-rounds",
+        type=int,
+        default=5,
+        help="rounds of alternating lupusim Rodas5P / libRoadRunner runs (0 = none)",
+    )
+    ap.add_argument(
+        "--pair-n", type=int, default=2000, help="lupusim subjects per paired run (rr: N/5)"
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",") if s})
@@ -606,25 +672,28 @@ def main() -> None:
         for engine, rtol, atol in variants:
             rows.append(measure(engine, rtol, atol, n))
         if k == 0:
-            # engines clearly less accurate than lupusim LSODA at the same rtol: add a
-            # tighter row for every size, starting with this one
-            base = next(
-                (r.get("max_rel_error") for r in rows if r["engine"] == "lupusim-lsoda"),
-                None,
+            # equal accuracy: every other engine less accurate at --rtol than lupusim
+            # Rodas5P (the engine the goals are about; else lupusim LSODA) is run at
+            # tighter rtols, a decade at a time, until it is at least as accurate; every
+            # size gets the same rows
+            tighten = {e for e in args.tighten.split(",") if e} - {"lupusim-rodas5p"}
+            ref_engine = next(
+                (e for e in ("lupusim-rodas5p", "lupusim-lsoda") if e in engines), None
             )
+            target = next((r.get("max_rel_error") for r in rows if r["engine"] == ref_engine), None)
             tight: list[tuple[str, float, float]] = []
             for r in list(rows):
-                err = r.get("max_rel_error")
-                if (
-                    base is not None
-                    and err is not None
-                    and r["engine"] != "lupusim-lsoda"
-                    and not err <= 3 * base  # NaN (a failed subject) counts as less
-                ):
-                    factor = args.tight_rtol / args.rtol
-                    tight.append((r["engine"], args.tight_rtol, args.atol * factor))
-            for variant in tight:
-                rows.append(measure(*variant, n))
+                err, rtol = r.get("max_rel_error"), float(r["rtol"])
+                if target is None or r["engine"] not in tighten or "error" in r:
+                    continue
+                # NaN (a failed subject) counts as less accurate
+                while not err <= target and rtol > args.rtol * 10.0**-args.max_tighten:
+                    rtol /= 10.0
+                    variant = (r["engine"], rtol, args.atol * rtol / args.rtol)
+                    row = measure(*variant, n)
+                    rows.append(row)
+                    tight.append(variant)
+                    err = row.get("max_rel_error")
             variants += tight
     if "diffrax" in engines:
         rows.append(
@@ -642,6 +711,49 @@ def main() -> None:
     print(plain)
     print()
     print(md)
+    paired: dict[str, Any] | None = None
+    if args.pair_rounds > 0 and {"lupusim-rodas5p", "libroadrunner"} <= set(engines):
+        n_rr = min(max(1, args.pair_n // 5), n_max)
+        n_lupusim = min(args.pair_n, n_max)
+        rr_tols = sorted({(v[1], v[2]) for v in variants if v[0] == "libroadrunner"}, reverse=True)
+        rr_tols = rr_tols[-2:]  # the two that bracket lupusim's accuracy
+        with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+            got = pool.submit(
+                _run_pairs,
+                data,
+                args.pair_rounds,
+                n_lupusim,
+                n_rr,
+                args.rtol,
+                args.atol,
+                rr_tols,
+                workers,
+            ).result()
+        per_core = got["per_core"]
+        rr_names = [name for name in per_core if name.startswith("libroadrunner")]
+        ratios = {
+            f"{name} / {rr}": [a / b for a, b in zip(vals, per_core[rr], strict=True)]
+            for name, vals in per_core.items()
+            if not name.startswith("libroadrunner")
+            for rr in rr_names
+        }
+        paired = {
+            "what": "subject-years/s per core in alternating runs in one process: "
+            f"lupusim Rodas5P rtol {args.rtol:g} on {n_lupusim} subjects with 1 and "
+            f"{workers} threads, libRoadRunner on {n_rr} subjects at rtol "
+            f"{', '.join(f'{t[0]:g}' for t in rr_tols)}; {args.pair_rounds} rounds",
+            "per_core": per_core,
+            "ratio": ratios,
+            "median_ratio": {name: float(np.median(v)) for name, v in ratios.items()},
+        }
+        print(f"\npaired ({paired['what']}):")
+        for name, vals in per_core.items():
+            print(f"  {name:<28} {', '.join(f'{v:,.0f}' for v in vals)} subject-years/s/core")
+        for name, vals in ratios.items():
+            print(
+                f"  {name:<48} {', '.join(f'{r:.2f}' for r in vals)} "
+                f"(median {paired['median_ratio'][name]:.2f})"
+            )
     record = {
         "script": "benchmarks/bench_engines.py",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -678,6 +790,7 @@ def main() -> None:
         },
         "rows": rows,
         "markdown": md,
+        "paired": paired,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{socket.gethostname()}-{dt.date.today().isoformat()}-engines.json"

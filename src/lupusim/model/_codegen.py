@@ -23,7 +23,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from lupusim.model._spec import ModelSpec
 
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 
 class _ScalarPrinter(PythonCodePrinter):
@@ -37,6 +37,29 @@ class _ScalarPrinter(PythonCodePrinter):
         if exp == -1:
             return f"(1.0/({self._print(base)}))"
         return super()._print_Pow(expr, rational=False)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        """A product of several powers with symbolic exponents as one ``exp`` of a sum.
+
+        ``b1**e1 * b2**e2 * ...`` (the log-linear hazards: hazard ratios raised to
+        activity fractions) costs one ``pow`` per factor; ``exp(e1·log b1 + e2·log b2 +
+        ...)`` costs one ``log`` per factor and one ``exp``. Measured on the human model's
+        infection hazard (six such factors, numba, one core): 130 → 65 ns, which was most
+        of the right-hand side's 151 ns. The identity needs positive bases, so the code
+        falls back to the product when any base is not (``0**0`` = 1, a negative base
+        with an integral exponent). Results differ from the product by rounding only.
+        """
+        powers = [f for f in expr.args if isinstance(f, sp.Pow) and not f.exp.is_number]
+        if len(powers) < 2:
+            return str(super()._print_Mul(expr))
+        rest = sp.Mul(*[f for f in expr.args if f not in powers])
+        bases = [self._print(f.base) for f in powers]
+        total = " + ".join(
+            f"({self._print(f.exp)})*math.log({b})" for f, b in zip(powers, bases, strict=True)
+        )
+        fast = f"math.exp({total})" if rest == 1 else f"({self._print(rest)})*math.exp({total})"
+        guard = " and ".join(f"({b}) > 0.0" for b in bases)
+        return f"({fast} if {guard} else {super()._print_Mul(expr)})"
 
 
 def _symbol_map(spec: ModelSpec) -> dict[sp.Symbol, sp.Symbol]:
