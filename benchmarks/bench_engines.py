@@ -44,9 +44,10 @@ at a time (atol scaled alike), until it is at least as accurate (at most
 
 The machine's speed drifts between runs (on the 2-core VM by ±30 % over minutes), which
 makes a ratio of two separate rows unreliable. So the script ends with ``--pair-rounds``
-(5) rounds of alternating short runs in one process: lupusim Rodas5P at ``--rtol`` on
-``--pair-n`` (2,000) subjects with 1 thread and with all workers, and libRoadRunner at
-its last two rtols (the two that bracket equal accuracy) on a fifth as many; it reports
+(5) rounds of alternating short runs in one process on the same first ``--pair-n`` (400)
+subjects: lupusim Rodas5P at ``--rtol`` with 1 thread and with all workers (5 passes
+each, for a timing window like libRoadRunner's), and libRoadRunner at its last two rtols
+(the two that bracket equal accuracy, one pass); it reports
 each round's subject-years/s per core, each round's ratio to libRoadRunner and the
 median ratio (``"paired"`` in the JSON).
 
@@ -389,37 +390,39 @@ def _in_subprocess(case: Case) -> dict[str, Any]:
 def _run_pairs(
     data: str,
     rounds: int,
-    n_lupusim: int,
-    n_rr: int,
+    n: int,
+    lupusim_repeats: int,
     rtol: float,
     atol: float,
     rr_tols: list[tuple[float, float]],
     workers: int,
 ) -> dict[str, Any]:
     """Alternating short runs of lupusim Rodas5P (1 thread, ``workers`` threads) and
-    libRoadRunner (at each of ``rr_tols``) in one process, so that the machine's drift
-    hits all alike."""
+    libRoadRunner (at each of ``rr_tols``) on the same first ``n`` subjects in one
+    process, so that the machine's drift hits all alike. lupusim runs the subjects
+    ``lupusim_repeats`` times per round (a comparable timing window)."""
     d = np.load(data)
     params, y0, times = d["params"], d["y0"], d["times"]
     years = float(times[-1] - times[0]) / DAYS_PER_YEAR
     info: dict[str, Any] = {}
     engines: dict[str, tuple[Runner, int, int]] = {}
     for w in sorted({1, workers}):
-        case = Case("lupusim-rodas5p", n_lupusim, n_lupusim, rtol, atol, w, 0, data)
+        case = Case("lupusim-rodas5p", n, n, rtol, atol, w, 0, data)
         warm, run = _lupusim_engine("rodas5p", params, y0, times, case)
         warm()
-        engines[f"lupusim-rodas5p {w} thread(s)"] = (run, n_lupusim, w)
+        engines[f"lupusim-rodas5p {w} thread(s)"] = (run, lupusim_repeats, w)
     for rr_rtol, rr_atol in rr_tols:
-        rr_case = Case("libroadrunner", n_rr, n_rr, rr_rtol, rr_atol, 1, 0, data)
+        rr_case = Case("libroadrunner", n, n, rr_rtol, rr_atol, 1, 0, data)
         warm, run = _roadrunner_engine(params, y0, times, rr_case, info)
         warm()
-        engines[f"libroadrunner rtol {rr_rtol:g}"] = (run, n_rr, 1)
+        engines[f"libroadrunner rtol {rr_rtol:g}"] = (run, 1, 1)
     out: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(rounds):
-        for name, (run, n, cores) in engines.items():
+        for name, (run, repeats, cores) in engines.items():
             t = time.perf_counter()
-            run(n)
-            out[name].append(n * years / (time.perf_counter() - t) / cores)
+            for _ in range(repeats):
+                run(n)
+            out[name].append(repeats * n * years / (time.perf_counter() - t) / cores)
     return {"per_core": out}
 
 
@@ -541,7 +544,7 @@ def main() -> None:
         help="rounds of alternating lupusim Rodas5P / libRoadRunner runs (0 = none)",
     )
     ap.add_argument(
-        "--pair-n", type=int, default=2000, help="lupusim subjects per paired run (rr: N/5)"
+        "--pair-n", type=int, default=400, help="subjects of the paired runs (default 400)"
     )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
@@ -713,8 +716,7 @@ def main() -> None:
     print(md)
     paired: dict[str, Any] | None = None
     if args.pair_rounds > 0 and {"lupusim-rodas5p", "libroadrunner"} <= set(engines):
-        n_rr = min(max(1, args.pair_n // 5), n_max)
-        n_lupusim = min(args.pair_n, n_max)
+        n_pair = min(args.pair_n, n_max)
         rr_tols = sorted({(v[1], v[2]) for v in variants if v[0] == "libroadrunner"}, reverse=True)
         rr_tols = rr_tols[-2:]  # the two that bracket lupusim's accuracy
         with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
@@ -722,8 +724,8 @@ def main() -> None:
                 _run_pairs,
                 data,
                 args.pair_rounds,
-                n_lupusim,
-                n_rr,
+                n_pair,
+                5,
                 args.rtol,
                 args.atol,
                 rr_tols,
@@ -739,9 +741,9 @@ def main() -> None:
         }
         paired = {
             "what": "subject-years/s per core in alternating runs in one process: "
-            f"lupusim Rodas5P rtol {args.rtol:g} on {n_lupusim} subjects with 1 and "
-            f"{workers} threads, libRoadRunner on {n_rr} subjects at rtol "
-            f"{', '.join(f'{t[0]:g}' for t in rr_tols)}; {args.pair_rounds} rounds",
+            f"the first {n_pair} subjects, lupusim Rodas5P rtol {args.rtol:g} with 1 and "
+            f"{workers} threads (5 passes per round), libRoadRunner at rtol "
+            f"{', '.join(f'{t[0]:g}' for t in rr_tols)} (1 pass); {args.pair_rounds} rounds",
             "per_core": per_core,
             "ratio": ratios,
             "median_ratio": {name: float(np.median(v)) for name, v in ratios.items()},
