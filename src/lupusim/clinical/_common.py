@@ -41,7 +41,8 @@ def boolean(frame: pd.DataFrame, col: str) -> tuple[BoolArray, BoolArray]:
         return z, z.copy()
     s = frame[col]
     known = np.asarray(s.notna(), dtype=bool)
-    value = np.asarray(s.fillna(False).astype(bool), dtype=bool) & known
+    value = np.zeros(len(s), dtype=bool)
+    value[known] = np.asarray(s[known].astype(bool), dtype=bool)
     return value, known
 
 
