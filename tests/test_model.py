@@ -91,3 +91,55 @@ def test_scalar_observables_match_the_vectorised_ones(preset_name: str) -> None:
         assert model.observable_at(name, 40.0, y, p, u) == pytest.approx(float(vec[name][0]))
     with pytest.raises(KeyError, match="unknown observable"):
         model.observable_at("nope", 0.0, y, p, u)
+
+
+@pytest.mark.parametrize("species", ["mouse", "human"])
+def test_generated_rhs_matches_the_symbolic_rates(species: str) -> None:
+    """The compiled right-hand side (printer rewrites included) equals sympy's own
+    evaluation of the rates, with the infection hazard ratios at their values and at 0."""
+    import sympy as sp
+
+    preset = get_preset("mrl_lpr" if species == "mouse" else "human")
+    spec = build_model(species)
+    model = compile_model(spec)
+    rng = np.random.default_rng(1)
+    y = preset.initial_state() + rng.uniform(0.05, 0.5, size=model.n_states)
+    u = np.array([10.0, 1.0, 0.5, 200.0])
+    symbols = [s.symbol for s in spec.states] + [q.symbol for q in spec.parameters]
+    symbols += [i.symbol for i in spec.inputs]
+    exact = sp.lambdify([spec.time, *symbols], list(spec.rates), modules="mpmath")
+    base = preset.parameter_vector()
+    hr = [j for j, name in enumerate(spec.parameter_names) if "_hr_" in name]
+    variants = [(base, u)]
+    if hr:
+        # hazard ratios of 0 and no hydroxychloroquine (exponent 0): 0 ** 0 = 1, where
+        # the exp-of-sum form would give exp(0 · log 0) = NaN without its fallback
+        zero = base.copy()
+        zero[hr] = 0.0
+        variants.append((zero, np.array([10.0, 1.0, 0.5, 0.0])))
+    for p, uv in variants:
+        got = model.rhs(3.0, y, p, uv, np.empty(model.n_states))
+        want = np.array([float(v) for v in exact(3.0, *y, *p, *uv)])
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+
+
+def test_product_of_powers_prints_as_exp_of_sum_with_fallback() -> None:
+    import math
+
+    import sympy as sp
+
+    from lupusim.model._codegen import _ScalarPrinter
+
+    a, b, x, z = sp.symbols("a b x z", real=True)
+    expr = 3 * a**x * b ** (z / (z + 1))
+    code = _ScalarPrinter({"fully_qualified_modules": True}).doprint(expr)
+    assert "math.exp(" in code and "math.log(" in code
+
+    def run(av: float, bv: float, xv: float, zv: float) -> float:
+        return float(eval(code, {"math": math, "a": av, "b": bv, "x": xv, "z": zv}))
+
+    assert run(1.5, 0.7, 0.3, 2.0) == pytest.approx(3 * 1.5**0.3 * 0.7 ** (2 / 3), rel=1e-14)
+    assert run(0.0, 0.7, 0.0, 2.0) == pytest.approx(3 * 0.7 ** (2 / 3), rel=1e-14)  # 0**0 = 1
+    assert run(-2.0, 0.7, 2.0, 2.0) == pytest.approx(3 * 4.0 * 0.7 ** (2 / 3), rel=1e-14)
+    single = _ScalarPrinter({"fully_qualified_modules": True}).doprint(3 * a**x)
+    assert "math.exp" not in single  # one power stays a power
