@@ -24,7 +24,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 MAX_CHUNK_SUBJECTS = 64
-"""Largest chunk: ~0.1 s of one core for a 2-year human subject chunk at rtol 1e-6."""
+"""Largest chunk: ~0.05 s of one core for 2-year human subjects at rtol 1e-6."""
 
 
 def chunk_size(n: int, threads: int, largest: int = MAX_CHUNK_SUBJECTS) -> int:
