@@ -121,28 +121,11 @@ def _run_rodas(
 
     def chunk(a: int, b: int) -> list[SubjectOutcome]:
         idx = indices[a:b]
+        subjects = (compiled, params[idx], init[idx], grid, [events[i] for i in idx])
         if policies is None:
-            return integrate_batch_rodas(
-                compiled,
-                params[idx],
-                init[idx],
-                grid,
-                [events[i] for i in idx],
-                opts,
-                method=method,
-                threads=1,
-            )
-        return integrate_batch_rodas_policies(
-            compiled,
-            params[idx],
-            init[idx],
-            grid,
-            [events[i] for i in idx],
-            [policies[i] for i in idx],
-            opts,
-            method=method,
-            threads=1,
-        )
+            return integrate_batch_rodas(*subjects, opts, method=method, threads=1)
+        rules = [policies[i] for i in idx]
+        return integrate_batch_rodas_policies(*subjects, rules, opts, method=method, threads=1)
 
     # relapse rules step all of a chunk's subjects between check times: larger chunks
     # amortise the per-segment Python work
