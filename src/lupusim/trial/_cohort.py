@@ -65,9 +65,7 @@ def histories_for(population: Population) -> list[DiseaseHistory]:
             "excluded_prior"
         )
     try:
-        return [
-            refractory_history(drug, th.refractory.min_months) for drug in th.refractory.drugs
-        ]
+        return [refractory_history(drug, th.refractory.min_months) for drug in th.refractory.drugs]
     except ValueError as err:
         raise InputError(f"population.treatment_history.refractory: {err}") from None
 
@@ -202,8 +200,7 @@ def build_population(
         if on_batch is not None:
             on_batch(drawn, n_eligible)
         exhausted = drawn >= max_candidates or (
-            population.target is not None
-            and n_eligible >= TARGET_POOL_MAX_FACTOR * n_subjects
+            population.target is not None and n_eligible >= TARGET_POOL_MAX_FACTOR * n_subjects
         )
         if n_eligible < pool_goal and not exhausted:
             continue

@@ -462,9 +462,7 @@ def run_trial(
     return summary
 
 
-def _strata(
-    protocol: Protocol, pop: TrialPopulation
-) -> tuple[dict[str, np.ndarray], list[str]]:
+def _strata(protocol: Protocol, pop: TrialPopulation) -> tuple[dict[str, np.ndarray], list[str]]:
     """Subject attributes to stratify randomisation by, and the factors virtual subjects
     do not have (race, region, biopsy class: not model quantities).
 
