@@ -25,7 +25,14 @@ Engines, each at ``--rtol`` (default 1e-6) and ``--atol`` (1e-9):
 * ``scipy-solve_ivp``: a plain loop of ``scipy.integrate.solve_ivp(method="LSODA")``
   per subject, segment by segment between dose times, with the compiled model's RHS and
   Jacobian (``lupusim.model.compile_model(spec).rhs/jac``), one core;
-* ``diffrax``: vmapped, only if ``import diffrax`` works (otherwise skipped with a note).
+* ``diffrax``: JAX, ``jax.vmap`` over subjects of ``diffrax.diffeqsolve`` with Kvaerno5
+  (ESDIRK 5(4)) and a PID controller (``dtmax`` = lupusim's ``hmax``), the model's sympy
+  rates lambdified for JAX; doses by piecewise solves between the union of the
+  subjects' event times with jumps between (``benchmarks/_diffrax_vmap.py``, shared with
+  ``bench_gpu.py``). Subjects run in vmapped batches of ``--diffrax-batch`` (1,000; the
+  last batch padded by repeating subjects, the padding dropped), whose shape is compiled
+  in the warm-up; counted as using all cores (XLA's threads). Only if ``import diffrax``
+  works (otherwise a skipped row with a note). Not tightened by default (it is slow).
 
 Every engine-size runs in a fresh ``spawn`` subprocess so that its peak resident memory
 (``ru_maxrss``) is its own; warm-up (first call on two subjects: compilation/cache
@@ -86,6 +93,18 @@ DAYS_PER_YEAR = 365.25
 REF_RTOL, REF_ATOL = 1e-10, 1e-14
 ENGINES = ("lupusim-lsoda", "lupusim-rodas5p", "libroadrunner", "scipy-solve_ivp", "diffrax")
 HMAX_DAYS = 30.0  # lupusim's SolverOptions().hmax, used for solve_ivp's max_step too
+RR_KEYS = ("schedules", "sbml_export_s", "rr_load_s")
+DIFFRAX_KEYS = (
+    "batch",
+    "pieces",
+    "compile_s",
+    "compile_s_in_run",
+    "accepted_steps_per_subject_year",
+    "rejected_steps_per_subject_year",
+    "jax",
+    "diffrax",
+    "devices",
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,7 @@ class Case:
     workers: int
     ref_n: int
     data: str  # .npz with params, y0, times
+    diffrax_batch: int = 1000  # subjects per vmapped diffrax call
 
 
 def _regimen() -> Any:
@@ -334,6 +354,53 @@ def _solve_ivp_engine(
     return warm, run
 
 
+def _diffrax_engine(
+    params: np.ndarray, y0: np.ndarray, times: np.ndarray, case: Case, info: dict[str, Any]
+) -> tuple[Callable[[], None], Runner]:
+    from _diffrax_vmap import VmappedDiffrax, cut
+
+    from lupusim.engine import SolverOptions
+    from lupusim.model import get_preset
+
+    spec = get_preset("human").model
+    reg = _regimen()
+    opts = SolverOptions()
+    solver = VmappedDiffrax(spec, case.rtol, case.atol, opts.hmax, opts.max_steps_per_segment)
+    batch = max(1, min(case.n_run, case.diffrax_batch))
+    span_years = float(times[-1] - times[0]) / DAYS_PER_YEAR
+    info.update(batch=batch, compile_s_in_run=0.0)
+
+    def run(n: int) -> tuple[np.ndarray, int]:
+        events = [reg.events(spec, p) for p in params[:n]]
+        # cut at the union of all n subjects' event times: one shape for every batch
+        pieces = cut(times, events)
+        out = np.full((n, len(times), len(spec.states)), np.nan)
+        failed = 0
+        accepted = rejected = 0.0
+        for start in range(0, n, batch):
+            # the last batch is padded by repeating its subjects; the padding is dropped
+            idx = np.resize(np.arange(start, min(start + batch, n)), batch)
+            m = min(batch, n - start)
+            res = solver.run(params[idx], y0[idx], times, [events[i] for i in idx], pieces=pieces)
+            out[start : start + m] = res.states[:m]
+            failed += int((~res.ok[:m]).sum())
+            accepted += float(res.accepted_steps[:m].sum())
+            rejected += float(res.rejected_steps[:m].sum())
+            info["compile_s_in_run"] += res.compile_s
+            info["pieces"] = res.pieces
+        info["accepted_steps_per_subject_year"] = accepted / (n * span_years)
+        info["rejected_steps_per_subject_year"] = rejected / (n * span_years)
+        return out, failed
+
+    def warm() -> None:
+        # compile the batch shape; the first batch's cuts stand for all (one regimen)
+        events = [reg.events(spec, p) for p in params[:batch]]
+        info["compile_s"] = solver.compile(batch, cut(times, events))
+
+    info.update(solver.info())
+    return warm, run
+
+
 # --------------------------------------------------------------------------- one case
 
 
@@ -354,6 +421,8 @@ def _run_case(case: Case) -> dict[str, Any]:
             warm, run = _roadrunner_engine(params, y0, times, case, info)
         elif case.engine == "scipy-solve_ivp":
             warm, run = _solve_ivp_engine(params, y0, times, case)
+        elif case.engine == "diffrax":
+            warm, run = _diffrax_engine(params, y0, times, case, info)
         else:
             raise ValueError(f"unknown engine {case.engine}")
         import_s = time.perf_counter() - t
@@ -454,7 +523,17 @@ def _machine() -> dict[str, Any]:
     except OSError:
         pass
     versions: dict[str, str | None] = {}
-    for pkg in ("lupusim", "numpy", "scipy", "numba", "libroadrunner", "python-libsbml"):
+    for pkg in (
+        "lupusim",
+        "numpy",
+        "scipy",
+        "numba",
+        "libroadrunner",
+        "python-libsbml",
+        "jax",
+        "jaxlib",
+        "diffrax",
+    ):
         try:
             versions[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
@@ -532,6 +611,12 @@ def main() -> None:
     )
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--workers", type=int, default=0, help="lupusim workers (0 = all cores)")
+    ap.add_argument(
+        "--diffrax-batch",
+        type=int,
+        default=1000,
+        help="subjects per vmapped diffrax call (default 1000; fewer if N is smaller)",
+    )
     ap.add_argument("--years", type=float, default=2.0)
     ap.add_argument("--ref-n", type=int, default=20)
     ap.add_argument("--subset", type=int, default=1000)
@@ -592,6 +677,8 @@ def main() -> None:
     def cores_of(engine: str, n_run: int) -> int:
         if engine.startswith("lupusim"):
             return max(1, min(workers, n_run))
+        if engine == "diffrax":
+            return cores  # XLA's CPU threads
         return 1
 
     def measure(engine: str, rtol: float, atol: float, n: int) -> dict[str, Any]:
@@ -602,7 +689,7 @@ def main() -> None:
         if n > args.subset and (est is None or est * n > args.max_seconds):
             n_run = args.subset
             est = None
-        case = Case(engine, n, n_run, rtol, atol, workers, ref_n, data)
+        case = Case(engine, n, n_run, rtol, atol, workers, ref_n, data, args.diffrax_batch)
         t = time.perf_counter()
         out = _in_subprocess(case)
         row: dict[str, Any] = {"engine": engine, "rtol": rtol, "atol": atol, "n": n}
@@ -645,7 +732,7 @@ def main() -> None:
             case_seconds=time.perf_counter() - t,
             load_average_1min_after=os.getloadavg()[0],
         )
-        for k in ("schedules", "sbml_export_s", "rr_load_s"):
+        for k in (*RR_KEYS, *DIFFRAX_KEYS):
             if k in out:
                 row[k] = out[k]
         reload = (
@@ -654,6 +741,13 @@ def main() -> None:
             if "rr_load_s" in out
             else ""
         )
+        if "accepted_steps_per_subject_year" in out:
+            reload = (
+                f", batch {out['batch']}, compile {out['compile_s']:.1f} s "
+                f"(+{out['compile_s_in_run']:.1f} s in run), steps/subj-yr "
+                f"{out['accepted_steps_per_subject_year']:.0f} accepted + "
+                f"{out['rejected_steps_per_subject_year']:.0f} rejected"
+            )
         print(
             f"  {engine:<16} rtol {rtol:.0e} N={n:>7,}: {wall:8.2f} s"
             f"{' (extrapolated from ' + format(n_run, ',') + ')' if n_run < n else ''}, "
@@ -666,11 +760,16 @@ def main() -> None:
 
     try:
         import diffrax  # noqa: F401
+        from _diffrax_vmap import DOSES, SOLVER
 
-        has_diffrax = True
+        diffrax_setup = (
+            f"{SOLVER}; {DOSES}; vmapped batches of {args.diffrax_batch} subjects (the last "
+            "padded by repeating subjects), compiled in the warm-up"
+        )
     except ImportError:
-        has_diffrax = False
-    variants = [(e, args.rtol, args.atol) for e in engines if e != "diffrax"]
+        diffrax_setup = "not importable (jax/diffrax not installed)"
+    has_diffrax = not diffrax_setup.startswith("not importable")
+    variants = [(e, args.rtol, args.atol) for e in engines if e != "diffrax" or has_diffrax]
     for k, n in enumerate(sizes):
         for engine, rtol, atol in variants:
             rows.append(measure(engine, rtol, atol, n))
@@ -698,15 +797,9 @@ def main() -> None:
                     tight.append(variant)
                     err = row.get("max_rel_error")
             variants += tight
-    if "diffrax" in engines:
+    if "diffrax" in engines and not has_diffrax:
         rows.append(
-            {
-                "engine": "diffrax",
-                "skipped": True,
-                "note": "diffrax importable but not implemented here"
-                if has_diffrax
-                else "diffrax/JAX not installed: skipped",
-            }
+            {"engine": "diffrax", "skipped": True, "note": "jax/diffrax not importable: skipped"}
         )
     rows.sort(key=lambda r: (r.get("n", math.inf), ENGINES.index(r["engine"]), -r.get("rtol", 0)))
     plain, md = _tables([r for r in rows if "error" not in r])
@@ -788,7 +881,7 @@ def main() -> None:
             f"{args.subset} subjects; wall time scaled by N/{args.subset}",
             "peak_rss": "ru_maxrss of a fresh spawned process per engine-size (+ workers × "
             "largest worker's ru_maxrss for lupusim-lsoda)",
-            "diffrax": "installed" if has_diffrax else "not installed (JAX not installed)",
+            "diffrax": diffrax_setup,
         },
         "rows": rows,
         "markdown": md,

@@ -34,7 +34,8 @@ each written to the JSON as soon as it is done (a run cut short keeps what it me
    at an event time shows the state after the event, as in lupusim. Compile time (AOT
    ``lower().compile()``) and run time are reported apart; N = ``--diffrax-n``; then
    once more at N = 10³ with 100× tighter tolerances (``--diffrax-tight``), to see what
-   accuracy diffrax reaches and at what speed.
+   accuracy diffrax reaches and at what speed. The solver is ``_diffrax_vmap.py``'s
+   (shared with ``bench_engines.py``); a subject whose solve fails has NaN states.
 
 The whole run keeps to ``--budget-s`` (420 s by default; stages that would not fit are
 skipped and say so). Nothing is installed or downloaded.
@@ -52,7 +53,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
-import itertools
 import json
 import os
 import platform
@@ -130,11 +130,10 @@ if ARGS.dry_run:  # must precede the first import of numba.cuda
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
-import sympy as sp  # noqa: E402
 
 from lupusim.engine import SolverOptions  # noqa: E402
-from lupusim.engine._events import Bolus, Event, RateChange  # noqa: E402
-from lupusim.engine._rodas import _sorted_events, integrate_batch_rodas  # noqa: E402
+from lupusim.engine._events import Event  # noqa: E402
+from lupusim.engine._rodas import integrate_batch_rodas  # noqa: E402
 from lupusim.engine._rodas_gpu import (  # noqa: E402
     cuda_available,
     integrate_batch_rodas_cuda,
@@ -388,84 +387,25 @@ def _fresh_process_stage(n: int, years: float, tpb: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # diffrax
 # --------------------------------------------------------------------------------------
-def _jumps(spec: ModelSpec, pending: list[list[Event]], at: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per subject: the bolus added to each state and the change of each input at ``at``."""
-    dy = np.zeros((len(pending), len(spec.states)))
-    du = np.zeros((len(pending), len(spec.inputs)))
-    for i, evs in enumerate(pending):
-        for e in evs:
-            if e.time_days != at:
-                continue
-            if isinstance(e, Bolus):
-                dy[i, spec.state_index(e.state)] += e.amount
-            elif isinstance(e, RateChange):
-                du[i, spec.input_index(e.input)] += e.delta
-    return dy, du
-
-
 def _diffrax_stage(cohort: Cohort, reference: np.ndarray | None) -> dict[str, Any]:
     try:
-        import jax
-        import jax.numpy as jnp
-
-        jax.config.update("jax_enable_x64", True)
-        import diffrax
+        import diffrax  # noqa: F401  (imported here: build_s leaves the import out)
+        from _diffrax_vmap import VmappedDiffrax
     except ImportError as exc:
         return {"skipped": f"jax/diffrax not importable: {exc}"}
-    spec = cohort.spec
-    out: dict[str, Any] = {
-        "jax": jax.__version__,
-        "diffrax": diffrax.__version__,
-        "devices": [str(d) for d in jax.devices()],
-        "solver": "Kvaerno5 (ESDIRK 5(4)), PIDController(rtol, atol, dtmax=hmax)",
-        "doses": "piecewise diffeqsolve between the union of event times; jumps between",
-        "rows": [],
-    }
     t = time.perf_counter()
-    ysyms = [s.symbol for s in spec.states]
-    psyms = [q.symbol for q in spec.parameters]
-    usyms = [u.symbol for u in spec.inputs]
-    rates = sp.lambdify((ysyms, psyms, usyms), list(spec.rates), modules="jax", cse=True)
-
-    def vector_field(t: Any, y: Any, args: Any) -> Any:
-        p, u = args
-        return jnp.stack([jnp.asarray(v, dtype=jnp.float64) for v in rates(y, p, u)])
-
+    opts = SolverOptions(rtol=ARGS.rtol, atol=ARGS.atol)
+    base = VmappedDiffrax(cohort.spec, opts.rtol, opts.atol, opts.hmax, opts.max_steps_per_segment)
+    out: dict[str, Any] = {**base.info(), "rows": []}
     # the lambdified rates against the numba rhs
     p0, y00 = cohort.params[0], cohort.y0[0]
-    u0 = np.full(len(spec.inputs), 5.0)
-    f_numba = np.empty(len(spec.states))
+    u0 = np.full(len(cohort.spec.inputs), 5.0)
+    f_numba = np.empty(len(cohort.spec.states))
     cohort.model.rhs(0.0, y00, p0, u0, f_numba)
-    f_jax = np.asarray(vector_field(0.0, jnp.asarray(y00), (jnp.asarray(p0), jnp.asarray(u0))))
+    f_jax = base.rhs(y00, p0, u0)
     out["rhs_max_rel_diff_vs_numba"] = float(
         np.max(np.abs(f_jax - f_numba) / np.maximum(np.abs(f_numba), 1e-300))
     )
-    opts = SolverOptions(rtol=ARGS.rtol, atol=ARGS.atol)
-    term = diffrax.ODETerm(vector_field)
-    solver = diffrax.Kvaerno5()
-
-    def make_batched(rtol: float, atol: float) -> Any:
-        controller = diffrax.PIDController(rtol=rtol, atol=atol, dtmax=opts.hmax)
-
-        def piece(t0: Any, t1: Any, ts: Any, y: Any, p: Any, u: Any) -> tuple[Any, ...]:
-            sol = diffrax.diffeqsolve(
-                term,
-                solver,
-                t0,
-                t1,
-                None,
-                y,
-                args=(p, u),
-                saveat=diffrax.SaveAt(ts=ts),
-                stepsize_controller=controller,
-                max_steps=opts.max_steps_per_segment,
-                throw=False,
-            )
-            ok = sol.result == diffrax.RESULTS.successful
-            return sol.ys, ok, sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"]
-
-        return jax.jit(jax.vmap(piece, in_axes=(None, None, None, 0, 0, 0)))
-
     out["build_s"] = time.perf_counter() - t
 
     times = _grid(ARGS.years)
@@ -480,61 +420,23 @@ def _diffrax_stage(cohort: Cohort, reference: np.ndarray | None) -> dict[str, An
                 {"n": n, "rtol": rtol, "skipped": f"time budget ({_left():.0f} s left)"}
             )
             continue
-        batched = make_batched(rtol, atol)
+        solver = base.with_tolerances(rtol, atol)
         params, y0, events = cohort.take(n)
-        pending = [_sorted_events(e, t0, t_end) for e in events]
-        cuts = sorted({e.time_days for evs in pending for e in evs if t0 < e.time_days < t_end})
-        bounds = [t0, *cuts, t_end]
-        per_piece = [times[(times > a) & (times <= b)] for a, b in itertools.pairwise(bounds)]
-        width = max(len(x) for x in per_piece) + 1  # the last slot is always t1
-        n_s = len(spec.states)
-
-        dy0, du0 = _jumps(spec, pending, t0)
-        y = jnp.asarray(y0 + dy0)
-        u = jnp.asarray(du0)
-        p = jnp.asarray(params)
-        jump_list = [_jumps(spec, pending, b) for b in bounds[1:]]
-        ts_list = [
-            jnp.asarray(np.concatenate([x, np.full(width - len(x), b)]))
-            for x, b in zip(per_piece, bounds[1:], strict=True)
-        ]
-        tc = time.perf_counter()
-        compiled = batched.lower(bounds[0], bounds[1], ts_list[0], y, p, u).compile()
-        compile_s = time.perf_counter() - tc
-
-        tr = time.perf_counter()
-        states = np.full((n, len(times), n_s), np.nan)
-        states[:, 0] = np.asarray(y)
-        ok = np.ones(n, dtype=bool)
-        steps = np.zeros(n)
-        rejected = np.zeros(n)
-        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
-            ys, good, num, rej = compiled(a, b, ts_list[k], y, p, u)
-            ys = np.asarray(ys)
-            ok &= np.asarray(good)
-            steps += np.asarray(num)
-            rejected += np.asarray(rej)
-            dy, du = jump_list[k]
-            y = jnp.asarray(ys[:, -1] + dy)
-            u = u + jnp.asarray(du)
-            slots = np.searchsorted(times, per_piece[k])
-            states[:, slots] = ys[:, : len(per_piece[k])]
-            if len(per_piece[k]) and per_piece[k][-1] == b:
-                states[:, slots[-1]] = np.asarray(y)  # right-continuous at event times
-        run_s = time.perf_counter() - tr
+        res = solver.run(params, y0, times, events)  # compiles first: res.compile_s
+        compile_s, run_s = res.compile_s, res.run_s
         span = (t_end - t0) / DAYS_PER_YEAR
         row: dict[str, Any] = {
             "n": n,
             "rtol": rtol,
             "atol": atol,
             "years": span,
-            "pieces": len(bounds) - 1,
+            "pieces": res.pieces,
             "compile_s": compile_s,
             "run_s": run_s,
             "subject_years_per_s": n * span / run_s,
-            "failed": int((~ok).sum()),
-            "accepted_steps_per_subject_year": float(steps.mean() / span),
-            "rejected_steps_per_subject_year": float(rejected.mean() / span),
+            "failed": res.failed,
+            "accepted_steps_per_subject_year": float(res.accepted_steps.mean() / span),
+            "rejected_steps_per_subject_year": float(res.rejected_steps.mean() / span),
         }
         # the next config: from this one's compile and per-subject run time (x3 in case
         # it is the tighter tolerance); guessed before the first
@@ -545,7 +447,7 @@ def _diffrax_stage(cohort: Cohort, reference: np.ndarray | None) -> dict[str, An
             need = 1.3 * (compile_s + 3.0 * run_per_subject * n_next) + 10.0
         if reference is not None:
             m = min(n, len(reference))
-            row["max_rel_error_vs_reference"] = _max_rel_error(states[:m], reference[:m])
+            row["max_rel_error_vs_reference"] = _max_rel_error(res.states[:m], reference[:m])
         out["rows"].append(row)
     return out
 
