@@ -9,7 +9,7 @@
 # Expected runtime: 4-7 minutes, hard-stopped at 470 s (the JSON is rewritten after every
 # stage, so a stop keeps what was measured):
 #   ~10 s   setup (10^5 virtual subjects, their regimens)
-#   ~1 min  first CUDA call: numba typing + NVVM (~40 s on a 2-core VM) + driver JIT (~8 s)
+#   ~1 min  first CUDA call: numba typing + NVVM (~20 s on a 2-core VM) + ptxas/driver JIT
 #   ~30 s   threads-per-block sweep and N = 10^3, 10^4, 10^5 subjects x 1 year (guess)
 #   ~30 s   CPU reference (Rodas5P rtol 1e-10, 20 subjects) incl. the CPU kernel's compile
 #   <=2 min 10^6 subject-years in one call (N cut to the time left, recorded)
