@@ -3,6 +3,7 @@
 A standalone library (it never imports the model): load a visit table (CSV, Parquet,
 pandas, or CDISC SDTM), check it, and score SLEDAI-2K and its relatives, eGFR, renal
 response (KDIGO 2024, ACR 2006, EULAR 2019, ALMS, BLISS-LN, AURORA, ACCESS, Deng 2017),
+renal flare (AURORA 2, LN response variables),
 SRI-k, BICLA, LLDAS, DORIS, the SELENA Flare Index, the SLICC/ACR Damage Index and the
 FDA 2010 BILAG responses. See docs/clinical.md and ../shared/clinical/SPEC.md.
 
@@ -41,6 +42,11 @@ from lupusim.clinical.renal import (
     renal_deng_2017,
     renal_eular_2019,
     renal_kdigo,
+)
+from lupusim.clinical.renal_flare import (
+    first_renal_flare_day,
+    renal_flare_aurora2,
+    renal_flare_lnrv,
 )
 from lupusim.clinical.report import render_report
 from lupusim.clinical.responders import bicla, sri
@@ -81,6 +87,7 @@ __all__ = [
     "doris",
     "egfr",
     "fda_2010_response",
+    "first_renal_flare_day",
     "lldas",
     "load_config",
     "load_events",
@@ -96,6 +103,8 @@ __all__ = [
     "renal_alms",
     "renal_deng_2017",
     "renal_eular_2019",
+    "renal_flare_aurora2",
+    "renal_flare_lnrv",
     "renal_kdigo",
     "render_report",
     "score_visits",

@@ -56,6 +56,8 @@ CATEGORY_PARAMS: tuple[tuple[str, str, str], ...] = (
     ("bliss_ln_perr", "PERR", "BLISS-LN Primary Efficacy Renal Response"),
     ("bliss_ln_crr", "BLNCRR", "BLISS-LN Complete Renal Response"),
     ("aurora_crr", "AURCRR", "AURORA Complete Renal Response"),
+    ("renal_flare_aurora2", "RFAUR2", "Renal Flare AURORA 2"),
+    ("renal_flare_lnrv", "RFLNRV", "Renal Flare LN Response Variables"),
     ("flare_sfi", "SFI", "SELENA Flare Index"),
     ("bilag_mcr", "BILAGMCR", "FDA 2010 BILAG Major Clinical Response"),
     ("bilag_pcr", "BILAGPCR", "FDA 2010 BILAG Partial Clinical Response"),

@@ -408,6 +408,17 @@ class ScoringConfig(BaseModel):
     aurora_pred_max_mg: float = Field(
         default=10.0, ge=0, description="AURORA GC cap at the visit (<=)."
     )
+    # --- renal flare (§3.3) ---
+    aurora_flare_confirmation: Literal["single", "two_consecutive"] = Field(
+        default="single",
+        description="AURORA 2 renal flare: one visit (source states no confirmation) or "
+        "also met at the previous measured visit (reported at the confirming visit).",
+    )
+    lnrv_flare_min_visits: int = Field(
+        default=2,
+        ge=2,
+        description="LN-RV 'persistent' flare: visits > 7 days apart (source: '>2 time points').",
+    )
 
     def min_joints(self, version: str) -> int:
         """Joints needed for the arthritis descriptor under ``version`` (SPEC §1.2 row 9)."""

@@ -19,6 +19,7 @@ from lupusim.clinical import _common as C
 from lupusim.clinical import bilag as B
 from lupusim.clinical import damage as D
 from lupusim.clinical import renal as R
+from lupusim.clinical import renal_flare as RF
 from lupusim.clinical import schema as S
 from lupusim.clinical.adam import to_adam
 from lupusim.clinical.context import build_context
@@ -35,6 +36,7 @@ YN_COLUMNS: tuple[str, ...] = (
     "bliss_ln_perr",
     "bliss_ln_crr",
     "aurora_crr",
+    *RF.RENAL_FLARE_RULES,
     "sri4",
     "sri5",
     "sri6",
@@ -246,6 +248,8 @@ def score_visits(
         out[col] = rule(ctx)
     for col, yn_rule in R.RENAL_YN_RULES.items():
         out[col] = yn_rule(ctx)
+    for col, flare_rule in RF.RENAL_FLARE_RULES.items():
+        out[col] = flare_rule(ctx)
     for k in range(4, 9):
         out[f"sri{k}"] = sri(ctx, primary, k)
     out["bicla"] = bicla(ctx, primary)
