@@ -1,7 +1,7 @@
 """The MSC–immune–organ model of SLE: symbolic equations, presets, generated code."""
 
 from lupusim.model._codegen import CompiledModel, compile_model, generate_source, model_hash
-from lupusim.model._presets import PRESET_NAMES, Preset, get_preset
+from lupusim.model._presets import PRESET_NAMES, Preset, Subgroup, get_preset
 from lupusim.model._provenance import (
     Assumption,
     Calibrated,
@@ -27,6 +27,7 @@ __all__ = [
     "Provenance",
     "Species",
     "State",
+    "Subgroup",
     "build_model",
     "compile_model",
     "generate_source",

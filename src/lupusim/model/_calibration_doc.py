@@ -31,11 +31,52 @@ def _rows(residuals: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render_calibration_markdown() -> str:
-    """The calibration fit as Markdown (empty when calibration.json is absent)."""
-    path = resources.files("lupusim.model").joinpath("data/calibration.json")
+def render_human_calibration_markdown() -> str:
+    """The control-arm fit of ``lupusim calibrate human`` (data/calibration_human.json)
+    as Markdown: fitted values (at a bound marked), and the goodness of fit of every row."""
+    path = resources.files("lupusim.model").joinpath("data/calibration_human.json")
     if not path.is_file():
         return ""
+    payload = json.loads(path.read_text())
+    bounds = payload["bounds"]
+    values = ", ".join(
+        f"`{k}` = {_g(v)}"
+        + (" (**at a bound**)" if k in payload["at_bound"] else "")
+        + f" [{_g(bounds[k][0])}, {_g(bounds[k][1])}]"
+        for k, v in payload["values"].items()
+    )
+    out = [
+        "## Human calibration to published control arms",
+        "",
+        f"Written by `lupusim calibrate human` (spec `{payload['spec']}`, "
+        f"{payload['subjects']} virtual patients per protocol, seed {payload['seed']}, "
+        f"{payload['evaluations']} evaluations, {payload['seconds']:.0f} s; loss "
+        f"{_g(payload['initial_loss'])} → {_g(payload['loss'])}). Fitted: {values}.",
+        "",
+        f"Goodness of fit on fresh virtual patients (seed {payload['gof_seed']}): "
+        f"**{payload['within']} of {payload['rows']}** rows within their published interval "
+        "(Wilson 95 % at the trial's n for proportions, the published IQR / SD / bootstrap "
+        "interval otherwise); z = (simulated − published) / √(SE² + MC²).",
+        "",
+        "| row | protocol | published | interval | simulated ± MC SE | within | z | fitted |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in payload["gof"]:
+        out.append(
+            f"| {r['row']} | {r['protocol']} ({r['arms']}) | {_g(r['published'])} | "
+            f"{_g(r['interval_low'])}–{_g(r['interval_high'])} | {_g(r['simulated'])} ± "
+            f"{_g(r['mc_se'])} | {'yes' if r['within'] else '**no**'} | {_g(r['z'])} | "
+            f"{'yes' if r['fitted'] else 'check'} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def render_calibration_markdown() -> str:
+    """The calibration fit as Markdown (empty when calibration.json is absent)."""
+    human = render_human_calibration_markdown()
+    path = resources.files("lupusim.model").joinpath("data/calibration.json")
+    if not path.is_file():
+        return human
     payload = json.loads(path.read_text())
     out = [
         "## Calibration fit",
@@ -87,4 +128,4 @@ def render_calibration_markdown() -> str:
             f"Definition — {check['definition']}.",
             "",
         ]
-    return "\n".join(out)
+    return "\n".join(out) + ("\n\n" + human if human else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sympy as sp
 
 from lupusim.model._calibration_doc import render_calibration_markdown
-from lupusim.model._presets import PRESET_NAMES, get_preset
+from lupusim.model._presets import PRESET_NAMES, PROCESS_PARAMETERS, get_preset
 from lupusim.model._provenance import Assumption, Calibrated, Citation
 from lupusim.model._sle import build_model
 
@@ -131,12 +131,26 @@ def render_model_markdown() -> str:
     for name in PRESET_NAMES:
         preset = get_preset(name)
         lines.append(f"### `{name}` — {preset.description}\n")
-        if preset.variability_cv:
+        if preset.variability_cv and preset.variability_sources:
+            lines.append("Between-subject variability (log-normal, median at the value):\n")
+            lines.append("| parameter | CV | provenance |\n|---|---|---|")
+            for k, v in preset.variability_cv.items():
+                why = preset.variability_sources.get(k, "assumption").replace("|", "/")
+                lines.append(f"| `{k}` | {v:.0%} | {why} |")
+            lines.append("")
+        elif preset.variability_cv:
             cvs = ", ".join(f"`{k}` {v:.0%}" for k, v in preset.variability_cv.items())
             lines.append(
                 "Between-subject variability (log-normal, median at the value; CV): "
                 f"{cvs} — assumption: spreads chosen to give realistic heterogeneity.\n"
             )
+        if preset.subgroups:
+            lines.append("Subgroups (a share of subjects has the value × factor):\n")
+            lines.append("| parameter | share | factor | provenance |\n|---|---|---|---|")
+            for k, g in preset.subgroups.items():
+                why = g.source.replace("|", "/")
+                lines.append(f"| `{k}` | {g.share:.1%} | {g.factor:g} | {why} |")
+            lines.append("")
         lines.append("| parameter | unit | value | meaning | provenance |\n|---|---|---|---|---|")
         for prm in preset.model.parameters:
             pv = preset.values[prm.name]
@@ -144,6 +158,16 @@ def render_model_markdown() -> str:
                 f"| `{prm.name}` | {prm.unit} | {pv.value:.6g} | {prm.description} | "
                 f"{_provenance_text(pv.provenance)} |"
             )
+        process = [k for k in PROCESS_PARAMETERS if k in preset.values]
+        if process:
+            lines.append("\nProcess parameters of virtual trials (not in the equations):\n")
+            lines.append("| parameter | unit | value | provenance |\n|---|---|---|---|")
+            for k in process:
+                pv = preset.values[k]
+                lines.append(
+                    f"| `{k}` | {PROCESS_PARAMETERS[k]} | {pv.value:.6g} | "
+                    f"{_provenance_text(pv.provenance)} |"
+                )
         lines.append("")
     lines.append(_OPERATIONAL)
     fit = render_calibration_markdown()

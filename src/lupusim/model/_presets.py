@@ -78,6 +78,9 @@ _COMMON: dict[str, ParameterValue] = {
     "b_help_th17": _a(0.15, "Th17 help in health well below half-maximal activation"),
     "b_help_ic": _a(1.0, "immune-complex (TLR9) help of unit weight"),
     "anti_dsdna_healthy": _a(5.0, "below any assay's upper limit of normal"),
+    "anti_dsdna_fraction": _a(
+        1.0, "typical subject: the autoantibody response read as anti-dsDNA (varies in humans)"
+    ),
     "anti_dsdna_max": _a(400.0, "anti-dsDNA at full autoreactive burden, IU/mL scale"),
     "anti_dsdna_reference": _a(400.0, "normalises immune-complex formation to anti_dsdna_max"),
     "k_ic_formation": _a(1.0, "immune complexes form and clear within about a day"),
@@ -121,10 +124,29 @@ _COMMON: dict[str, ParameterValue] = {
     "k_glucocorticoid_effect": _a(LN2 / 0.5, "oral prednisone acts within hours"),
     "glucocorticoid_half_effect": _a(10.0, "half-maximal effect at 10 mg/day prednisone"),
     "glucocorticoid_anti_inflammatory": _a(0.8, "high-dose GC cut inflammation ~1.8-fold"),
+    "glucocorticoid_renal_protection": _a(
+        0.8, "direct GC suppression of renal injury as of inflammation (same receptor)"
+    ),
     "glucocorticoid_lymphopenia": _a(0.5, "GC lower lymphocytes by up to a third"),
     "glucocorticoid_neutrophilia": _a(0.5, "GC raise neutrophils by up to half"),
     "k_antimetabolite_effect": _a(LN2 / 3.0, "MMF/AZA effect builds over days"),
     "mycophenolate_full_dose": _c(2.6, "ACCESS/ALMS delivered MMF median 2.6 g/day", "V"),
+    "mpa_auc_per_g_day": _a(
+        20.0,
+        "MPA AUC0-12 ~40 mg·h/L at 2 g/day in Western LN adults: 61.8 % below 30 at ~1.5 g/day "
+        "(Ther Drug Monit 2014;36:423), means 27-47 at clinical doses (Zahr 2010 Arthritis "
+        "Rheum 62:2047); no direct source for the per-gram value",
+    ),
+    "mpa_exposure": _a(1.0, "typical patient; varies between subjects (variability_cv)"),
+    "mpa_auc_half_effect": _a(
+        30.0,
+        "no published EC50: response thresholds 30-45 mg·h/L and a plateau above ~55 "
+        "(Ther Drug Monit 2015;37:711; Int Immunopharmacol 2023 childhood LN) fit an Emax "
+        "with EC50 ~30",
+    ),
+    "oral_adherence": _a(
+        1.0, "prescribed oral MMF/AZA taken; a share of subjects is non-adherent (variability)"
+    ),
     "azathioprine_full_dose": _c(2.0, "Euro-Lupus maintenance AZA 2 mg/kg/day", "V"),
     "antimetabolite_b_kill": _a(0.01, "antimetabolites slow B-cell expansion"),
     "antimetabolite_t_kill": _a(0.02, "antimetabolites slow T-cell expansion"),
@@ -231,6 +253,14 @@ _HUMAN: dict[str, ParameterValue] = {
     "upcr_normal": _a(0.1, "healthy UPCR < 0.15 g/g"),
     "upcr_per_renal_activity": _f(3.0, *_SOC_TARGETS),
     "upcr_per_chronic_damage": _a(1.0, "fixed proteinuria from scarred glomeruli"),
+    # drug-effect magnitudes of the human model (the mouse keeps the shared assumptions)
+    "antimetabolite_b_kill": _a(0.01, "antimetabolites slow B-cell expansion"),
+    "cyclophosphamide_b_kill": _a(0.1, "about a quarter of autoreactive B cells per pulse"),
+    "glucocorticoid_half_effect": _a(10.0, "half-maximal effect at 10 mg/day prednisone"),
+    "glucocorticoid_anti_inflammatory": _a(0.8, "high-dose GC cut inflammation ~1.8-fold"),
+    "glucocorticoid_renal_protection": _a(
+        0.8, "steroid damping of renal injury of the order of their anti-inflammatory effect"
+    ),
     "creatinine_excretion_g_day": _a(
         1.0, "adult urinary creatinine ~1 g/day (24-h protein ≈ UPCR)"
     ),
@@ -239,10 +269,44 @@ _HUMAN: dict[str, ParameterValue] = {
     "albumin_loss_half_upcr": _a(3.5, "nephrotic range UPCR ≥ 3.5 g/g"),
 }
 
+#: Process parameters that are not in the ODE: the background flare-trigger process of
+#: virtual trials (lupusim.treatments.poisson_flare_triggers), human only.
+_HUMAN_PROCESS: dict[str, ParameterValue] = {
+    "flare_trigger_rate_per_year": _a(
+        0.5, "extrinsic inflammatory bursts (infection, UV, non-adherence); no direct source"
+    ),
+    "flare_trigger_mean_magnitude": _a(
+        1.0, "burst size of the order of the disease drive; no direct source"
+    ),
+}
+PROCESS_PARAMETERS: dict[str, str] = {
+    "flare_trigger_rate_per_year": "1/year",
+    "flare_trigger_mean_magnitude": "1",
+}
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    """A share of subjects whose value of a parameter is ``factor`` × the preset value
+    (after log-normal variability), e.g. class V nephritis or severe non-adherence."""
+
+    share: float
+    factor: float
+    source: str
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.share <= 1.0 or self.factor < 0.0:
+            raise ValueError("subgroup share must be in [0, 1] and factor non-negative")
+
 
 @dataclass(frozen=True)
 class Preset:
-    """A named parameterisation of the SLE model for one species and strain."""
+    """A named parameterisation of the SLE model for one species and strain.
+
+    Between subjects, each parameter of ``variability_cv`` is log-normal with median at
+    its value (``variability_sources`` gives each spread's provenance) and each of
+    ``subgroups`` is multiplied by its factor in a random share of subjects.
+    """
 
     name: str
     species: Species
@@ -250,6 +314,8 @@ class Preset:
     values: Mapping[str, ParameterValue]
     variability_cv: Mapping[str, float] = field(default_factory=dict)
     initial_autoreactive_b: float = 0.0
+    variability_sources: Mapping[str, str] = field(default_factory=dict)
+    subgroups: Mapping[str, Subgroup] = field(default_factory=dict)
 
     @property
     def model(self) -> ModelSpec:
@@ -307,25 +373,113 @@ class Preset:
         return y0
 
 
+#: Written by ``lupusim calibrate human --install`` (lupusim.calibrate); its values
+#: override those of calibration.json for the human preset.
+HUMAN_CALIBRATION_FILE = "data/calibration_human.json"
+
+
 def _calibration_overrides() -> dict[str, dict[str, float]]:
     if os.environ.get("LUPUSIM_IGNORE_CALIBRATION"):
         return {}
+    out: dict[str, dict[str, float]] = {}
     path = resources.files("lupusim.model").joinpath("data/calibration.json")
-    if not path.is_file():
-        return {}
-    payload = json.loads(path.read_text())
-    return {k: {n: float(v) for n, v in d["values"].items()} for k, d in payload["presets"].items()}
+    if path.is_file():
+        payload = json.loads(path.read_text())
+        out = {
+            k: {n: float(v) for n, v in d["values"].items()} for k, d in payload["presets"].items()
+        }
+    human = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
+    if human.is_file():
+        fitted = json.loads(human.read_text())["values"]
+        out["human"] = {**out.get("human", {}), **{n: float(v) for n, v in fitted.items()}}
+    return out
+
+
+def _human_fitted_rows() -> tuple[str, ...] | None:
+    """The target rows the installed human calibration was fitted to (None if none)."""
+    if os.environ.get("LUPUSIM_IGNORE_CALIBRATION"):
+        return None
+    human = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
+    if not human.is_file():
+        return None
+    return tuple(json.loads(human.read_text())["targets"])
+
+
+def _human_fitted_names() -> set[str]:
+    human = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
+    return set(json.loads(human.read_text())["values"]) if human.is_file() else set()
 
 
 def _apply_calibration(name: str, values: dict[str, ParameterValue]) -> dict[str, ParameterValue]:
     fitted = _calibration_overrides().get(name, {})
+    rows = _human_fitted_rows() if name == "human" else None
+    human_names = _human_fitted_names() if rows is not None else set()
     out = dict(values)
     for pname, value in fitted.items():
         prov: Provenance = out[pname].provenance
-        if not isinstance(prov, Calibrated):
+        if rows is not None and pname in human_names:
+            # Fitted by ``lupusim calibrate human``: the rows the installed fit used.
+            prov = Calibrated(rows, "lupusim calibrate human")
+        elif not isinstance(prov, Calibrated):
             raise ValueError(f"calibration.json sets {pname}, which is not marked calibrated")
         out[pname] = ParameterValue(value, prov)
     return out
+
+
+#: Human between-subject variability: parameter → (CV of the log-normal, provenance).
+_HUMAN_VARIABILITY: dict[str, tuple[float, str]] = {
+    "b_activation_max": (0.15, "assumption: disease intensity varies between patients"),
+    "b_genetic_drive": (1.0, "assumption: constitutive autoreactivity varies widely"),
+    "k_renal_injury": (0.25, "assumption: renal susceptibility varies"),
+    "msc_intrinsic_function": (0.2, "assumption: BMMSC impairment varies (Sun 2009 ranges)"),
+    "k_msc_recovery": (0.5, "assumption: duration of MSC benefit varies"),
+    "upcr_per_renal_activity": (0.3, "assumption: proteinuria per unit activity varies"),
+    "mpa_exposure": (
+        0.379,
+        "between-patient CV of dose-normalised MPA AUC 37.9 % at entry in proliferative LN "
+        "(Ther Drug Monit 2014;36:423)",
+    ),
+    "k_renal_fibrosis": (
+        0.8,
+        "assumption: chronic damage at entry varies as the NIH chronicity index (mean 3.0, "
+        "SD 2.5 in active class III/IV LN; PMC3674621 Table 1): CV ~0.8",
+    ),
+    "urine_rbc_max_per_hpf": (
+        1.0,
+        "assumption: haematuria at equal activity varies widely between patients",
+    ),
+    "urine_wbc_max_per_hpf": (
+        1.0,
+        "assumption: pyuria at equal activity varies widely between patients",
+    ),
+    "skin_from_inflammation": (1.0, "assumption: mucocutaneous involvement varies"),
+    "joint_from_inflammation": (1.0, "assumption: musculoskeletal involvement varies"),
+    "gfr_normal": (0.15, "assumption: healthy adult GFR varies about ±15 % between people"),
+    "anti_dsdna_fraction": (
+        1.0,
+        "assumption: anti-dsDNA titres at equal disease span orders of magnitude",
+    ),
+    "k_c3_consumption": (0.8, "assumption: complement consumption varies between patients"),
+    "c3_normal": (0.2, "human C3 reference range 0.9-1.8 g/L: CV ~20 % (assumption)"),
+}
+
+#: Human subgroups (share of subjects, factor on the parameter, provenance).
+_HUMAN_SUBGROUPS: dict[str, Subgroup] = {
+    "k_renal_resolution": Subgroup(
+        0.16,
+        0.4,
+        "pure class V (membranous) LN: 16 % of BLISS-LN (Front Immunol 2022;13:999704 "
+        "Table 2); proteinuria resolves 2-3x more slowly (median 9 months to complete "
+        "response, Front Med 2022;9:809533, vs ~100-110 days proliferative, Ther Drug "
+        "Monit 2014;36:423): factor 0.4 is an assumption within that range",
+    ),
+    "oral_adherence": Subgroup(
+        0.073,
+        0.1,
+        "severe non-adherence in 7.3 % of the SLICC inception cohort by drug levels "
+        "(Arthritis Rheumatol 2023;75:2195); assumption: they take ~10 % of doses",
+    ),
+}
 
 
 @cache
@@ -367,15 +521,10 @@ def get_preset(name: str) -> Preset:
             name="human",
             species="human",
             description="Adult with lupus nephritis.",
-            values=_apply_calibration("human", {**_COMMON, **_HUMAN}),
-            variability_cv={
-                "b_activation_max": 0.15,
-                "b_genetic_drive": 1.0,
-                "k_renal_injury": 0.25,
-                "msc_intrinsic_function": 0.2,
-                "k_msc_recovery": 0.5,
-                "upcr_per_renal_activity": 0.3,
-            },
+            values=_apply_calibration("human", {**_COMMON, **_HUMAN, **_HUMAN_PROCESS}),
+            variability_cv={k: cv for k, (cv, _) in _HUMAN_VARIABILITY.items()},
+            variability_sources={k: why for k, (_, why) in _HUMAN_VARIABILITY.items()},
+            subgroups=_HUMAN_SUBGROUPS,
             initial_autoreactive_b=0.01,
         )
     raise KeyError(

@@ -133,6 +133,9 @@ def build_model(species: Species) -> ModelSpec:
     a_bg = p("b_suppression_tgfb", "1", "Relative rise of B loss per unit TGF-β (via Breg).")
     k_a = p("k_antibody_turnover", "1/day", "Anti-dsDNA IgG turnover (1/half-life·ln2).")
     a_base = p("anti_dsdna_healthy", "IU/mL", "Anti-dsDNA level without autoreactivity.")
+    a_frac = p(
+        "anti_dsdna_fraction", "1", "Share of the pathogenic autoantibody measured as anti-dsDNA."
+    )
     a_gain = p("anti_dsdna_max", "IU/mL", "Anti-dsDNA at full autoreactive burden.")
     a_ref = p("anti_dsdna_reference", "IU/mL", "Anti-dsDNA giving one unit of IC formation.")
     k_x = p("k_ic_formation", "1/day", "Immune-complex formation per reference anti-dsDNA.")
@@ -187,10 +190,17 @@ def build_model(species: Species) -> ModelSpec:
     k_eg = p("k_glucocorticoid_effect", "1/day", "Equilibration of GC effect with dose.")
     K_gc = p("glucocorticoid_half_effect", "mg/day", "Prednisone dose giving half GC effect.")
     e_gc = p("glucocorticoid_anti_inflammatory", "1", "Maximal GC suppression of inflammation.")
+    e_gck = p(
+        "glucocorticoid_renal_protection", "1", "Maximal direct GC suppression of renal injury."
+    )
     e_gcl = p("glucocorticoid_lymphopenia", "1", "Maximal GC reduction of lymphocytes.")
     e_gcn = p("glucocorticoid_neutrophilia", "1", "Maximal GC rise of neutrophils.")
     k_em = p("k_antimetabolite_effect", "1/day", "Equilibration of MMF/AZA effect.")
     mmf_ref = p("mycophenolate_full_dose", "g/day", "MMF dose counted as one full dose.")
+    auc_per_g = p("mpa_auc_per_g_day", "mg*h/L", "MPA AUC0-12 per g/day of MMF (typical).")
+    mpa_rel = p("mpa_exposure", "1", "Subject's dose-normalised MPA AUC relative to typical.")
+    auc_half = p("mpa_auc_half_effect", "mg*h/L", "MPA AUC0-12 giving half-maximal effect.")
+    adherence = p("oral_adherence", "1", "Fraction of prescribed oral MMF/AZA taken.")
     aza_ref = p("azathioprine_full_dose", "mg/kg/day", "AZA dose counted as one full dose.")
     k_bm = p("antimetabolite_b_kill", "1/day", "B/plasma suppression at full MMF/AZA.")
     k_tm = p("antimetabolite_t_kill", "1/day", "T-cell suppression at full MMF/AZA.")
@@ -249,7 +259,7 @@ def build_model(species: Species) -> ModelSpec:
     infl_drive = (a_px * X + a_ps * th17_excess + a_pk * K) * gc_suppress
     m.rate(P, _relax(k_p, infl_drive / (1 + infl_drive / p_max), P))
     m.rate(Ir, k_dep * X - k_irc * Ir)
-    m.rate(K, k_k * Ir * P * gc_suppress - d_k * K)
+    m.rate(K, k_k * Ir * P / (1 + e_gck * gc) - d_k * K)
     m.rate(Cr, k_cr * K * (1 - Cr))
     m.rate(Sk, _relax(k_sk, a_sk * P * gc_suppress, Sk))
     m.rate(J, _relax(k_j, a_j * P * gc_suppress, J))
@@ -262,7 +272,11 @@ def build_model(species: Species) -> ModelSpec:
     m.rate(BV, _relax(k_bv, bone_target, BV))
     m.rate(Ec, -k_ec * Ec)
     m.rate(Eg, _relax(k_eg, u_pred, Eg))
-    m.rate(Em, _relax(k_em, u_mmf / mmf_ref + u_aza / aza_ref, Em))
+    # Mycophenolate acts through MPA exposure (AUC0-12) with a saturating Emax, in units
+    # of the effect of the full dose in a typical patient; adherence scales what is taken.
+    mpa_auc = auc_per_g * mpa_rel * adherence * u_mmf
+    mmf_units = _emax(mpa_auc, auc_half) / _emax(auc_per_g * mmf_ref, auc_half)
+    m.rate(Em, _relax(k_em, mmf_units + adherence * u_aza / aza_ref, Em))
     infection_hazard = (
         h_i0
         * hr_gc ** _emax(Eg, sp.Integer(1))
@@ -285,7 +299,9 @@ def build_model(species: Species) -> ModelSpec:
     m.observable("donor_msc_cells", "cells", "Viable donor MSC in the body (lung).", M * weight)
     m.observable("treg_pct_cd4", "% CD4", "Treg, % of CD4 T cells.", R)
     m.observable("th17_pct_cd4", "% CD4", "Th17, % of CD4 T cells.", S)
-    m.observable("anti_dsdna_iu_ml", "IU/mL", "Anti-dsDNA.", A)
+    # The assay sees the anti-dsDNA part of the autoantibody response; immune complexes
+    # form from all of it (nephritis without anti-dsDNA is nephritis all the same).
+    m.observable("anti_dsdna_iu_ml", "IU/mL", "Anti-dsDNA.", a_base + a_frac * (A - a_base))
     m.observable("c3_g_l", "g/L", "Complement C3.", C3)
     m.observable("c4_g_l", "g/L", "Complement C4.", C4)
     m.observable("lymphocytes_1e9_l", "1e9/L", "Lymphocytes.", L)

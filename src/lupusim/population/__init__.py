@@ -8,6 +8,7 @@ from lupusim.population._baseline import (
     DiseaseHistory,
     refractory_history,
     simulate_baseline,
+    trial_entrant_histories,
 )
 from lupusim.population._sampling import sample_parameters, set_parameter
 from lupusim.population._targets import (
@@ -56,5 +57,6 @@ __all__ = [
     "set_parameter",
     "simulate_baseline",
     "target_population",
+    "trial_entrant_histories",
     "weighted_ks",
 ]

@@ -116,6 +116,7 @@ class DiseaseHistory:
     name: str
     doses: tuple[Dose, ...] = ()
     onset_days_before: float = 1095.0  # assumption: 3 years of lupus before baseline
+    weight: float = 1.0  # relative probability of this history among a cohort's
 
     def regimen(self) -> Regimen:
         return Regimen(f"history: {self.name}", self.doses)
@@ -158,6 +159,55 @@ def refractory_history(
             f"known: {', '.join(REFRACTORY_DRUGS)}"
         )
     return DiseaseHistory(f"{months:g} months of {drug}", doses, onset_days_before)
+
+
+#: Trial-entrant histories (``trial_entrant_histories``); every number cited or stated.
+#: SLE duration at entry: BLISS-LN median 3.3 years (Front Immunol 2022;13:999704 Table 2);
+#: assumption: three equally likely durations spanning its spread.
+ENTRANT_DURATION_YEARS: tuple[float, ...] = (1.0, 3.3, 8.0)
+#: On prednisone at entry: 90 %, median 16 mg/day (active class III/IV LN, n = 47;
+#: PMC3674621 Table 1); assumption: started 4 weeks before baseline, at the flare.
+ENTRANT_PREDNISONE_SHARE = 0.90
+ENTRANT_PREDNISONE_MG_DAY = 16.0
+ENTRANT_PREDNISONE_DAYS = 28.0
+#: Relapsing (previously treated) nephritis: 33.6 % of BLISS-LN (148 vs 75 newly diagnosed
+#: vs relapsed per arm; NDT 2023;38:2733). Assumption: their earlier induction was
+#: mycophenolate 2 g/day with prednisone 10 mg/day for 12 months, ending 12 months before
+#: baseline; only entrants with ≥ 3 years of disease can have had it.
+ENTRANT_RELAPSED_SHARE = 0.336
+
+
+def trial_entrant_histories() -> list[DiseaseHistory]:
+    """Weighted pre-trial histories of lupus-nephritis trial entrants (no refractory
+    requirement): disease duration, earlier induction (relapsing nephritis) and
+    prednisone at entry, as the module constants state with their sources."""
+    out: list[DiseaseHistory] = []
+    long_share = sum(1 for y in ENTRANT_DURATION_YEARS if y >= 3.0) / len(ENTRANT_DURATION_YEARS)
+    for years in ENTRANT_DURATION_YEARS:
+        onset = years * 365.25
+        courses: list[tuple[str, tuple[Dose, ...], float]] = [("new", (), 1.0)]
+        if years >= 3.0:
+            # relapsed share over all entrants = share of long durations × p
+            p = min(1.0, ENTRANT_RELAPSED_SHARE / long_share)
+            induction = (Mycophenolate(-730.5, -365.25, 2.0), Prednisone(-730.5, -365.25, 10.0))
+            courses = [("new", (), 1.0 - p), ("relapsing", induction, p)]
+        for label, prior, w in courses:
+            for on_pred in (True, False):
+                pw = ENTRANT_PREDNISONE_SHARE if on_pred else 1.0 - ENTRANT_PREDNISONE_SHARE
+                doses = prior
+                if on_pred:
+                    doses = (
+                        *prior,
+                        Prednisone(-ENTRANT_PREDNISONE_DAYS, 0.0, ENTRANT_PREDNISONE_MG_DAY),
+                    )
+                name = f"{years:g} y lupus, {label} nephritis, " + (
+                    f"prednisone {ENTRANT_PREDNISONE_MG_DAY:g} mg/day"
+                    if on_pred
+                    else "no prednisone"
+                )
+                weight = w * pw / len(ENTRANT_DURATION_YEARS)
+                out.append(DiseaseHistory(name, doses, onset, weight))
+    return out
 
 
 def _screening_visit(
@@ -270,7 +320,8 @@ def simulate_baseline(
     observation: ObservationModel | None = None,
 ) -> BaselineCohort:
     """Draw ``n`` candidates and simulate each through one of ``histories`` (chosen with
-    equal probability — e.g. cyclophosphamide- or mycophenolate-refractory) to day 0.
+    probability proportional to their ``weight`` — e.g. equally between cyclophosphamide-
+    and mycophenolate-refractory) to day 0.
 
     With ``observation`` the baseline values are those of a screening visit at day 0
     measured through that observation model (laboratory noise, descriptor
@@ -284,7 +335,11 @@ def simulate_baseline(
     params[:, preset.model.parameter_index("female")] = demo["female"]
     params[:, preset.model.parameter_index("age_at_start_years")] = demo["age_years"]
     params[:, preset.model.parameter_index("body_weight_kg")] = demo["body_weight_kg"]
-    which = rng.integers(0, len(histories), size=n)
+    weights = np.array([h.weight for h in histories], dtype=float)
+    if np.all(weights == weights[0]):
+        which = rng.integers(0, len(histories), size=n)
+    else:
+        which = rng.choice(len(histories), size=n, p=weights / weights.sum())
     death_threshold = rng.exponential(1.0, size=n)
     state = np.full((n, len(preset.model.states)), np.nan)
     ok = np.zeros(n, dtype=bool)

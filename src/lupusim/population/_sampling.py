@@ -17,7 +17,9 @@ def sample_parameters(
 ) -> np.ndarray:
     """``(n, P)`` parameter vectors: each varied parameter is log-normal with median at
     the preset's value and coefficient of variation ``cv[name]`` (default: the preset's
-    ``variability_cv``). Parameters not listed are the preset's value for everyone."""
+    ``variability_cv``), then each of the preset's ``subgroups`` is multiplied by its
+    factor in a random share of subjects (drawn after the log-normal multipliers).
+    Parameters not listed are the preset's value for everyone."""
     base = preset.parameter_vector()
     out = np.tile(base, (n, 1))
     for name, c in (cv if cv is not None else preset.variability_cv).items():
@@ -26,6 +28,10 @@ def sample_parameters(
         sigma = float(np.sqrt(np.log1p(c * c)))
         j = preset.model.parameter_index(name)
         out[:, j] = base[j] * np.exp(rng.normal(0.0, sigma, size=n))
+    for name, group in preset.subgroups.items():
+        j = preset.model.parameter_index(name)
+        member = rng.uniform(size=n) < group.share
+        out[member, j] *= group.factor
     return out
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from lupusim.engine._simulate import Backend
 from lupusim.errors import InputError, LupusimError
-from lupusim.model import get_preset
+from lupusim.model import Preset, get_preset
 from lupusim.observe import ObservationModel
 from lupusim.population._baseline import (
     BaselineCohort,
@@ -31,11 +31,10 @@ from lupusim.population._baseline import (
     DiseaseHistory,
     refractory_history,
     simulate_baseline,
+    trial_entrant_histories,
 )
 from lupusim.trial._protocol import Criterion, Population
 
-#: Untreated disease before baseline, days (as the ACCESS calibration's history).
-UNTREATED_HISTORY_DAYS = 365.0
 #: Eligible pool relative to the requested number of subjects when matching a target:
 #: drawing starts with this many and doubles until one acceptance pass (Allen 2016) can
 #: select them all, or the pool reaches ``TARGET_POOL_MAX_FACTOR`` × N, when further
@@ -47,17 +46,18 @@ TARGET_POOL_MAX_FACTOR = 10
 def histories_for(population: Population) -> list[DiseaseHistory]:
     """Pre-trial histories implied by the protocol's treatment history.
 
-    Without a refractory requirement the history is one year of untreated disease before
-    baseline — the setting in which the human model was calibrated to the ACCESS flares
-    (``lupusim.studies.sun2009`` ``SOC_HISTORY_DAYS``; assumption: the protocol says
-    nothing about prior therapy). A refractory history starts from disease onset three
-    years before baseline, as for the seed patients and the Liang 2010 fit. With several
-    refractory drugs (e.g. "cyclophosphamide or mycophenolate"), each candidate gets one
-    of them with equal probability (assumption).
+    Without a refractory requirement the entrants are those of lupus-nephritis trials
+    (:func:`lupusim.population.trial_entrant_histories`: disease duration, earlier
+    induction in relapsing nephritis, prednisone at entry) — the setting in which the
+    human model is calibrated to the control arms (``lupusim calibrate human``). A
+    refractory history starts from disease onset three years before baseline, as for the
+    seed patients and the Liang 2010 fit. With several refractory drugs (e.g.
+    "cyclophosphamide or mycophenolate"), each candidate gets one of them with equal
+    probability (assumption).
     """
     th = population.treatment_history
     if th is None or th.refractory is None:
-        return [DiseaseHistory("1 year of untreated lupus", (), UNTREATED_HISTORY_DAYS)]
+        return trial_entrant_histories()
     clash = sorted(set(th.refractory.drugs) & set(th.excluded_prior))
     if clash:
         raise InputError(
@@ -154,19 +154,22 @@ def build_population(
     solver: Backend = "rodas5p",
     observation: ObservationModel | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    preset: Preset | None = None,
 ) -> TrialPopulation:
     """Draw candidates in batches until ``n_subjects`` eligible ones (or, with a target
     population, enough to select ``n_subjects`` by prevalence) are found.
 
     At most ``max_candidates`` (default: max(100 000, 500 per subject)) are drawn.
     Deterministic for a given ``seed`` and ``batch``; ``on_batch(candidates, eligible)`` is
-    called after each batch (progress).
+    called after each batch (progress). ``preset`` (default: the calibrated human preset)
+    supplies the parameter values, e.g. a calibration's trial values.
     """
     if n_subjects < 1:
         raise ValueError("n_subjects must be positive")
     if max_candidates is None:
         max_candidates = max(100_000, 500 * n_subjects)
-    preset = get_preset("human")
+    if preset is None:
+        preset = get_preset("human")
     histories = histories_for(population)
     rng = np.random.default_rng([seed, 0])
     pool_goal = n_subjects * (TARGET_POOL_FACTOR if population.target else 1)

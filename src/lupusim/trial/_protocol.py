@@ -650,6 +650,16 @@ def split_by_ratio(total: int, ratio: dict[str, int], arms: list[str]) -> dict[s
     return out
 
 
+class Discontinuation(_Strict):
+    """Patients leaving the study before its end, as a constant hazard: after a
+    subject's discontinuation day no visit is observed, so endpoints read at a visit
+    count them as non-responders (non-responder imputation, as the trials did). Events
+    (death, infection) are still followed. ``source``: where the rate comes from."""
+
+    per_year: float = Field(ge=0, description="discontinuation hazard, 1/year")
+    source: str = Field(min_length=1)
+
+
 class Protocol(_Strict):
     """A whole trial design."""
 
@@ -664,6 +674,7 @@ class Protocol(_Strict):
     sample_size: SampleSize
     follow_up_weeks: float = Field(gt=0)
     seed: int | None = None
+    discontinuation: Discontinuation | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:

@@ -27,7 +27,7 @@ from lupusim.clinical import score_visits
 from lupusim.engine import SimulationResult, simulate
 from lupusim.engine._events import RateChange
 from lupusim.engine._simulate import Backend
-from lupusim.model import get_preset
+from lupusim.model import Preset, get_preset
 from lupusim.observe import (
     ObservationModel,
     approximate_sledai2k,
@@ -130,9 +130,28 @@ class _SubjectDraws:
     triggers: list[tuple[Any, ...]]
     death_threshold: np.ndarray
     infection_levels: np.ndarray  # (n, MAX_INFECTIONS) cumulative Exp(1) sums
+    discontinuation_day: np.ndarray  # inf: stays in the study
 
 
-def _subject_draws(settings: RunSettings, numbers: np.ndarray, end_day: float) -> _SubjectDraws:
+def _discontinuation_days(protocol: Protocol, seed: int, numbers: np.ndarray) -> np.ndarray:
+    """Day each subject leaves the study (own stream, so other draws do not move)."""
+    rate = protocol.discontinuation.per_year if protocol.discontinuation else 0.0
+    if rate <= 0:
+        return np.full(len(numbers), np.inf)
+    return np.array(
+        [np.random.default_rng([seed, 4, int(k)]).exponential(365.25 / rate) for k in numbers]
+    )
+
+
+def _subject_draws(
+    settings: RunSettings,
+    numbers: np.ndarray,
+    end_day: float,
+    preset: Preset,
+    protocol: Protocol,
+) -> _SubjectDraws:
+    rate = preset.values["flare_trigger_rate_per_year"].value
+    magnitude = preset.values["flare_trigger_mean_magnitude"].value
     triggers: list[tuple[Any, ...]] = []
     death = np.empty(len(numbers))
     levels = np.empty((len(numbers), MAX_INFECTIONS))
@@ -141,9 +160,13 @@ def _subject_draws(settings: RunSettings, numbers: np.ndarray, end_day: float) -
         death[k] = rng.exponential(1.0)
         levels[k] = np.cumsum(rng.exponential(1.0, size=MAX_INFECTIONS))
         triggers.append(
-            poisson_flare_triggers(rng, 0.0, end_day) if settings.background_flares else ()
+            poisson_flare_triggers(rng, 0.0, end_day, rate, magnitude)
+            if settings.background_flares
+            else ()
         )
-    return _SubjectDraws(triggers, death, levels)
+    return _SubjectDraws(
+        triggers, death, levels, _discontinuation_days(protocol, settings.seed, numbers)
+    )
 
 
 def output_grid(protocol: Protocol, step_days: float) -> np.ndarray:
@@ -193,17 +216,25 @@ def _visit_label(week: float) -> str:
 
 
 def run_chunk(
-    protocol: Protocol, chunk: Chunk, settings: RunSettings, workers: int = 1
+    protocol: Protocol,
+    chunk: Chunk,
+    settings: RunSettings,
+    workers: int = 1,
+    preset: Preset | None = None,
 ) -> ChunkResult:
-    """Simulate, observe and score every arm for the chunk's subjects."""
-    preset = get_preset("human")
+    """Simulate, observe and score every arm for the chunk's subjects.
+
+    The chunk's parameters carry the model values; ``preset`` (default: the calibrated
+    human preset) supplies the process parameters (background flare triggers)."""
+    if preset is None:
+        preset = get_preset("human")
     model = preset.model
     end_day = protocol.follow_up_weeks * DAYS_PER_WEEK
     times = output_grid(protocol, settings.grid_step_days)
     visit_weeks = protocol.visit_weeks()
     visit_days = [w * DAYS_PER_WEEK for w in visit_weeks]
     labels = [_visit_label(w) for w in visit_weeks]
-    draws = _subject_draws(settings, chunk.numbers, end_day)
+    draws = _subject_draws(settings, chunk.numbers, end_day, preset, protocol)
     traj_days = np.unique(
         np.append(np.arange(0.0, end_day, settings.trajectory_step_days), end_day)
     )
@@ -246,7 +277,7 @@ def run_chunk(
             obs_rng,
             replace(settings.observation, visit_window_days=protocol.visits.window_days),
             visit_labels=labels,
-            last_day=death[oki],
+            last_day=np.minimum(death, draws.discontinuation_day)[oki],
             age_years=chunk.age_years[oki],
             female=chunk.female[oki] == 1.0,
         )
@@ -266,6 +297,12 @@ def run_chunk(
                     "eskd_day": np.where(np.isfinite(eskd), eskd, np.nan),
                     "serious_infections": [len(x) for x in infections],
                     "flare_triggers": [len(t) for t in draws.triggers],
+                    "discontinued_day": np.where(
+                        np.isfinite(draws.discontinuation_day)
+                        & (draws.discontinuation_day < end_day),
+                        draws.discontinuation_day,
+                        np.nan,
+                    ),
                     "policy_events": _policy_event_counts(res, regimens),
                 }
             )
