@@ -19,21 +19,27 @@ from lupusim.model import (
     get_preset,
 )
 from lupusim.model._docs import render_model_markdown
+from lupusim.model._presets import PROCESS_PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _target_ids() -> set[str]:
+    from lupusim.calibrate._objective import all_targets
+
     path = resources.files("lupusim").joinpath("data/targets.csv")
     with resources.as_file(path) as p:
-        return set(pd.read_csv(p)["id"])
+        return set(pd.read_csv(p)["id"]) | set(all_targets())
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
 def test_every_parameter_has_unit_value_and_provenance(name: str) -> None:
     preset = get_preset(name)
     targets = _target_ids()
-    assert set(preset.values) == set(preset.model.parameter_names)
+    process = set(PROCESS_PARAMETERS) if preset.species == "human" else set()
+    assert set(preset.values) == set(preset.model.parameter_names) | process
+    for name in process:
+        assert isinstance(preset.values[name].provenance, Calibrated | Assumption | Citation)
     for prm in preset.model.parameters:
         assert prm.unit, prm.name
         pv = preset.values[prm.name]

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from lupusim.calibrate.cli import calibrate_app
 from lupusim.clinical.cli import score_command
 from lupusim.errors import LupusimError
 from lupusim.trial.cli import trial_app
@@ -81,6 +82,7 @@ def reproduce_command(
 
 app.command("score")(score_command)
 app.add_typer(trial_app, name="trial")
+app.add_typer(calibrate_app, name="calibrate")
 
 export_app = typer.Typer(help="Export the model to exchange formats.", no_args_is_help=True)
 app.add_typer(export_app, name="export")

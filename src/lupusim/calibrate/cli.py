@@ -1,0 +1,83 @@
+"""``lupusim calibrate human``: refit the human model to its declared target rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+calibrate_app = typer.Typer(help="Fit model parameters to published targets.", no_args_is_help=True)
+
+
+@calibrate_app.command("human")
+def human_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created).")],
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Few subjects and evaluations (a smoke run, CI).")
+    ] = False,
+    evaluations: Annotated[
+        int | None,
+        typer.Option("--evaluations", help="Objective evaluations (default: the spec's).", min=0),
+    ] = None,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="Also write the fitted values into the package data (used by every run).",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Threads per simulation (0 = all cores).", min=0)
+    ] = 1,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Refit the human model to the control-arm targets (lupusim/calibrate/data/human.yaml);
+    write calibration_human.json, gof.csv and gof.png into --out."""
+    from lupusim.calibrate._human import calibrate_human
+    from lupusim.calibrate._spec import human_spec
+
+    spec = human_spec()
+    total = (
+        evaluations
+        if evaluations is not None
+        else (spec.quick_evaluations if quick else spec.evaluations)
+    )
+    if progress:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with bar:
+            task = bar.add_task("fitting", total=total + 1)
+
+            def tick(i: int, loss: float) -> None:
+                bar.update(task, completed=i, description=f"fitting (loss {loss:.1f})")
+
+            result = calibrate_human(
+                out,
+                quick=quick,
+                max_evaluations=evaluations,
+                workers=workers,
+                install=install,
+                on_evaluation=tick,
+            )
+    else:
+        result = calibrate_human(
+            out, quick=quick, max_evaluations=evaluations, workers=workers, install=install
+        )
+    typer.echo(
+        f"{result.within} of {result.rows} target rows within their published interval "
+        f"({result.seconds:.0f} s); wrote {out / 'calibration_human.json'}, {result.gof_path}, "
+        f"{out / 'gof.png'}"
+    )
