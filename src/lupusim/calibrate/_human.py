@@ -2,11 +2,12 @@
 
 ``calibrate_human(out)`` builds the :class:`TrialObjective` of the shipped spec
 (``lupusim/calibrate/data/human.yaml``), minimises the sum of squared residuals over the
-spec's free parameters (Nelder–Mead on log-parameters, :func:`lupusim.calibrate.fit`),
-and writes to ``out``: ``calibration_human.json`` (fitted values, the rows each was fitted
-to, parameters at a bound), ``gof.csv`` and ``gof.png`` (every declared row, fitted or
-check-only, at the fitted values, simulated with a fresh seed so the table is not scored
-on the patients the fit saw), ``summary.json`` and ``manifest.json``.
+spec's free parameters (the spec's ``method``, on log-parameters,
+:func:`lupusim.calibrate.fit`), and writes to ``out``: ``calibration_human.json`` (fitted
+values, the rows they were fitted to, bounds, parameters at a bound, the goodness of fit),
+``gof.csv`` and ``gof.png`` (every declared row, fitted or check-only, at the fitted
+values, simulated with a fresh seed so the table is not scored on the patients the fit
+saw).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,9 +26,8 @@ from lupusim.calibrate._objective import TrialObjective, gof_records
 from lupusim.calibrate._problem import CalibrationProblem, FreeParameter, fit
 from lupusim.calibrate._spec import CalibrationSpec, human_spec
 from lupusim.model import get_preset
+from lupusim.model._presets import HUMAN_CALIBRATION_FILE
 
-#: Where ``--install`` writes the fitted values (read by :func:`lupusim.model.get_preset`).
-PACKAGE_CALIBRATION = "data/calibration_human.json"
 #: Seed offset of the goodness-of-fit run (fresh patients, not those of the fit).
 GOF_SEED_OFFSET = 1000
 
@@ -134,16 +134,8 @@ def calibrate_human(
     }
     (out / "calibration_human.json").write_text(json.dumps(payload, indent=2) + "\n")
     if install:
-        target = resources.files("lupusim.model").joinpath(PACKAGE_CALIBRATION)
+        target = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
         Path(str(target)).write_text(json.dumps(payload, indent=2) + "\n")
     return HumanCalibration(
         values, gof_path, payload["within"], payload["rows"], payload["seconds"]
     )
-
-
-def installed_values() -> Mapping[str, float]:
-    """The fitted values shipped in the package (empty if none)."""
-    ref = resources.files("lupusim.model").joinpath(PACKAGE_CALIBRATION)
-    if not ref.is_file():
-        return {}
-    return {k: float(v) for k, v in json.loads(ref.read_text())["values"].items()}

@@ -108,6 +108,22 @@ def _loss(residuals: Sequence[Residual]) -> float:
     return float(sum(r.value**2 for r in residuals))
 
 
+def _log_box(
+    problem: CalibrationProblem,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[np.ndarray], dict[str, float]]]:
+    """Log-parameter bounds and start, and the map from a log-point (clipped into the
+    bounds) back to named parameter values."""
+    lo = np.log([p.lower for p in problem.free])
+    hi = np.log([p.upper for p in problem.free])
+    x0 = np.log([p.initial for p in problem.free])
+
+    def values_of(x: np.ndarray) -> dict[str, float]:
+        xc = np.clip(x, lo, hi)
+        return {p.name: float(np.exp(v)) for p, v in zip(problem.free, xc, strict=True)}
+
+    return lo, hi, x0, values_of
+
+
 def fit(
     problem: CalibrationProblem,
     max_evaluations: int = 200,
@@ -127,14 +143,8 @@ def fit(
         return _fit_least_squares(problem, max_evaluations, diff_step)
     if method != "nelder-mead":
         raise ValueError(f"unknown method {method!r}; known: nelder-mead, least-squares")
-    lo = np.log([p.lower for p in problem.free])
-    hi = np.log([p.upper for p in problem.free])
-    x0 = np.log([p.initial for p in problem.free])
+    lo, hi, x0, values_of = _log_box(problem)
     history: list[float] = []
-
-    def values_of(x: np.ndarray) -> dict[str, float]:
-        xc = np.clip(x, lo, hi)
-        return {p.name: float(np.exp(v)) for p, v in zip(problem.free, xc, strict=True)}
 
     def objective(x: np.ndarray) -> float:
         penalty = float(np.sum(np.maximum(lo - x, 0) ** 2 + np.maximum(x - hi, 0) ** 2)) * 100
@@ -174,15 +184,9 @@ class _BudgetSpent(Exception):
 def _fit_least_squares(
     problem: CalibrationProblem, max_evaluations: int, diff_step: float
 ) -> CalibrationResult:
-    lo = np.log([p.lower for p in problem.free])
-    hi = np.log([p.upper for p in problem.free])
-    x0 = np.log([p.initial for p in problem.free])
+    lo, hi, x0, values_of = _log_box(problem)
     history: list[float] = []
     best: dict[str, Any] = {"loss": math.inf}
-
-    def values_of(x: np.ndarray) -> dict[str, float]:
-        xc = np.clip(x, lo, hi)
-        return {p.name: float(np.exp(v)) for p, v in zip(problem.free, xc, strict=True)}
 
     def vector(x: np.ndarray) -> np.ndarray:
         if len(history) >= max_evaluations:

@@ -11,6 +11,8 @@ import json
 from importlib import resources
 from typing import Any
 
+from lupusim.model._presets import installed_human_calibration
+
 
 def _g(x: Any) -> str:
     return f"{x:.4g}" if isinstance(x, int | float) else str(x)
@@ -34,10 +36,9 @@ def _rows(residuals: list[dict[str, Any]]) -> list[str]:
 def render_human_calibration_markdown() -> str:
     """The control-arm fit of ``lupusim calibrate human`` (data/calibration_human.json)
     as Markdown: fitted values (at a bound marked), and the goodness of fit of every row."""
-    path = resources.files("lupusim.model").joinpath("data/calibration_human.json")
-    if not path.is_file():
+    payload = installed_human_calibration()
+    if payload is None:
         return ""
-    payload = json.loads(path.read_text())
     bounds = payload["bounds"]
     values = ", ".join(
         f"`{k}` = {_g(v)}"

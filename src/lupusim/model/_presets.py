@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -253,14 +254,6 @@ _HUMAN: dict[str, ParameterValue] = {
     "upcr_normal": _a(0.1, "healthy UPCR < 0.15 g/g"),
     "upcr_per_renal_activity": _f(3.0, *_SOC_TARGETS),
     "upcr_per_chronic_damage": _a(1.0, "fixed proteinuria from scarred glomeruli"),
-    # drug-effect magnitudes of the human model (the mouse keeps the shared assumptions)
-    "antimetabolite_b_kill": _a(0.01, "antimetabolites slow B-cell expansion"),
-    "cyclophosphamide_b_kill": _a(0.1, "about a quarter of autoreactive B cells per pulse"),
-    "glucocorticoid_half_effect": _a(10.0, "half-maximal effect at 10 mg/day prednisone"),
-    "glucocorticoid_anti_inflammatory": _a(0.8, "high-dose GC cut inflammation ~1.8-fold"),
-    "glucocorticoid_renal_protection": _a(
-        0.8, "steroid damping of renal injury of the order of their anti-inflammatory effect"
-    ),
     "creatinine_excretion_g_day": _a(
         1.0, "adult urinary creatinine ~1 g/day (24-h protein ≈ UPCR)"
     ),
@@ -378,51 +371,36 @@ class Preset:
 HUMAN_CALIBRATION_FILE = "data/calibration_human.json"
 
 
+def installed_human_calibration() -> dict[str, Any] | None:
+    """What ``lupusim calibrate human --install`` wrote (None when nothing is installed)."""
+    ref = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
+    return json.loads(ref.read_text()) if ref.is_file() else None
+
+
 def _calibration_overrides() -> dict[str, dict[str, float]]:
-    if os.environ.get("LUPUSIM_IGNORE_CALIBRATION"):
-        return {}
-    out: dict[str, dict[str, float]] = {}
+    """Fitted values of calibration.json (scripts/calibrate_sun2009.py), by preset."""
     path = resources.files("lupusim.model").joinpath("data/calibration.json")
-    if path.is_file():
-        payload = json.loads(path.read_text())
-        out = {
-            k: {n: float(v) for n, v in d["values"].items()} for k, d in payload["presets"].items()
-        }
-    human = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
-    if human.is_file():
-        fitted = json.loads(human.read_text())["values"]
-        out["human"] = {**out.get("human", {}), **{n: float(v) for n, v in fitted.items()}}
-    return out
-
-
-def _human_fitted_rows() -> tuple[str, ...] | None:
-    """The target rows the installed human calibration was fitted to (None if none)."""
-    if os.environ.get("LUPUSIM_IGNORE_CALIBRATION"):
-        return None
-    human = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
-    if not human.is_file():
-        return None
-    return tuple(json.loads(human.read_text())["targets"])
-
-
-def _human_fitted_names() -> set[str]:
-    human = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
-    return set(json.loads(human.read_text())["values"]) if human.is_file() else set()
+    if not path.is_file():
+        return {}
+    payload = json.loads(path.read_text())
+    return {k: {n: float(v) for n, v in d["values"].items()} for k, d in payload["presets"].items()}
 
 
 def _apply_calibration(name: str, values: dict[str, ParameterValue]) -> dict[str, ParameterValue]:
-    fitted = _calibration_overrides().get(name, {})
-    rows = _human_fitted_rows() if name == "human" else None
-    human_names = _human_fitted_names() if rows is not None else set()
+    if os.environ.get("LUPUSIM_IGNORE_CALIBRATION"):
+        return dict(values)
     out = dict(values)
-    for pname, value in fitted.items():
+    for pname, value in _calibration_overrides().get(name, {}).items():
         prov: Provenance = out[pname].provenance
-        if rows is not None and pname in human_names:
-            # Fitted by ``lupusim calibrate human``: the rows the installed fit used.
-            prov = Calibrated(rows, "lupusim calibrate human")
-        elif not isinstance(prov, Calibrated):
+        if not isinstance(prov, Calibrated):
             raise ValueError(f"calibration.json sets {pname}, which is not marked calibrated")
         out[pname] = ParameterValue(value, prov)
+    human = installed_human_calibration() if name == "human" else None
+    if human is not None:
+        # Overrides calibration.json; the provenance is the rows the installed fit used.
+        fitted = Calibrated(tuple(human["targets"]), "lupusim calibrate human")
+        for pname, value in human["values"].items():
+            out[pname] = ParameterValue(float(value), fitted)
     return out
 
 
