@@ -136,3 +136,39 @@ def test_treat_on_relapse_gives_the_rescue_at_the_relapse_visit() -> None:
     ]
     policy.decide(90.0, obs(0.2), mem, human.model, p)
     assert policy.decide(400.0, obs(1.4), mem, human.model, p) == []  # max_treatments reached
+
+
+def test_flare_trigger_activates_b_cells_then_kidney_and_maintenance_blunts_it() -> None:
+    from lupusim.engine import simulate
+    from lupusim.treatments import FlareTrigger, Mycophenolate, Prednisone
+
+    preset = get_preset("human")
+    p = preset.parameter_vector()
+    # A patient in remission: two years of disease under mycophenolate and prednisone.
+    history = Regimen("h", (Mycophenolate(0.0, 2000.0, 2.0), Prednisone(0.0, 2000.0, 10.0)))
+    y = simulate(
+        preset.model, p[None, :], preset.initial_state()[None, :], [history], np.array([0.0, 730.0])
+    ).states[0, -1]
+    burst = FlareTrigger(760.0, 0.1)
+    assert burst.events(preset.model, p)[0].state == "flare_drive"
+    times = np.array([730.0, 750.0, 790.0, 850.0])
+    on_mmf = (Mycophenolate(730.0, 2000.0, 2.0), Prednisone(730.0, 2000.0, 10.0))
+    off = (Prednisone(730.0, 2000.0, 10.0),)
+    regimens = [
+        Regimen("mmf", on_mmf),
+        Regimen("mmf+flare", (*on_mmf, burst)),
+        Regimen("off", off),
+        Regimen("off+flare", (*off, burst)),
+    ]
+    res = simulate(
+        preset.model, np.repeat(p[None, :], 4, 0), np.repeat(y[None, :], 4, 0), regimens, times
+    )
+    obs = res.observables()
+    b = res.states[:, :, preset.model.state_index("autoreactive_b")]
+    renal = obs["renal_activity"]
+    # The burst raises autoreactive B cells within weeks, then renal activity later.
+    assert b[1, 2] > 1.05 * b[0, 2] and b[3, 2] > 1.05 * b[2, 2]
+    assert renal[1, 3] > renal[0, 3] and renal[3, 3] > renal[2, 3]
+    # Maintenance mycophenolate blunts the same burst: a lower B-cell peak, less renal rise.
+    assert b[1, 2] < b[3, 2]
+    assert renal[1, 3] - renal[0, 3] < renal[3, 3] - renal[2, 3]

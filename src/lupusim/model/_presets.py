@@ -117,6 +117,9 @@ _COMMON: dict[str, ParameterValue] = {
     "k_cyclophosphamide_effect_decay": _a(
         LN2 / 2.0, "cytotoxic effect of a pulse lasts days (metabolite t½ hours)"
     ),
+    "k_flare_drive_decay": _a(
+        LN2 / 14.0, "an extrinsic trigger (infection, UV, missed doses) lasts about 2 weeks"
+    ),
     "cyclophosphamide_b_kill": _a(0.1, "about a quarter of autoreactive B cells per pulse"),
     "cyclophosphamide_t_kill": _a(0.1, "T cells, Treg included, killed as B cells"),
     "cyclophosphamide_lymphocyte_kill": _a(0.25, "lymphocyte nadir ~50% after a pulse"),
@@ -269,12 +272,13 @@ _HUMAN_PROCESS: dict[str, ParameterValue] = {
         0.5, "extrinsic inflammatory bursts (infection, UV, non-adherence); no direct source"
     ),
     "flare_trigger_mean_magnitude": _a(
-        1.0, "burst size of the order of the disease drive; no direct source"
+        0.05,
+        "burst of B-cell activation of the order of b_activation_max; no direct source",
     ),
 }
 PROCESS_PARAMETERS: dict[str, str] = {
     "flare_trigger_rate_per_year": "1/year",
-    "flare_trigger_mean_magnitude": "1",
+    "flare_trigger_mean_magnitude": "1/day",
 }
 
 

@@ -85,6 +85,11 @@ def build_model(species: Species) -> ModelSpec:
     Ec = m.state("cyclophosphamide_exposure", "1", "Cytotoxic exposure, in reference doses.")
     Eg = m.state("glucocorticoid_effect", "mg/day", "Prednisone-equivalent effect level.")
     Em = m.state("antimetabolite_effect", "1", "MMF/azathioprine effect, in full doses.")
+    F = m.state(
+        "flare_drive",
+        "1/day",
+        "Extrinsic burst of autoreactive B-cell activation (infection, UV, non-adherence).",
+    )
     Hd = m.state("cum_hazard_death", "1", "Cumulative hazard of death.")
     Hi = m.state("cum_hazard_infection", "1", "Cumulative hazard of serious infection.")
     Gc = m.state("cum_prednisone", "g", "Cumulative prednisone-equivalent dose.")
@@ -182,6 +187,7 @@ def build_model(species: Species) -> ModelSpec:
     a_bvg = p("bone_resorption_from_glucocorticoid", "1", "Resorption at full GC effect.")
     # drugs
     k_ec = p("k_cyclophosphamide_effect_decay", "1/day", "Decay of cytotoxic exposure.")
+    k_f = p("k_flare_drive_decay", "1/day", "Decay of an extrinsic flare burst.")
     k_bc = p("cyclophosphamide_b_kill", "1/day", "B/plasma kill per reference dose exposure.")
     k_tc = p("cyclophosphamide_t_kill", "1/day", "T-cell (Th17, Treg) kill per exposure.")
     k_lc = p("cyclophosphamide_lymphocyte_kill", "1/day", "Lymphocyte kill per exposure.")
@@ -246,7 +252,7 @@ def build_model(species: Species) -> ModelSpec:
     m.rate(S, _relax(k_s, th17_target, S) - (k_apop * sigma + k_tc * Ec + k_tm * Em) * S)
     m.rate(
         B,
-        (s_b + b_activation) * relative_activation * gc_suppress * (1 - B)
+        (s_b + b_activation + F) * relative_activation * gc_suppress * (1 - B)
         - d_b * (1 + a_bg * G) * B
         - (k_bc * Ec + k_bm * Em) * B,
     )
@@ -271,6 +277,11 @@ def build_model(species: Species) -> ModelSpec:
     bone_target = bv_n * H / (1 + a_bvp * P + a_bvg * gc)
     m.rate(BV, _relax(k_bv, bone_target, BV))
     m.rate(Ec, -k_ec * Ec)
+    # Flare triggers (lupusim.treatments.FlareTrigger) add to F; the burst activates
+    # autoreactive B cells like T help does, restrained by host MSC, Treg and
+    # glucocorticoids and cleared under cytotoxic and antimetabolite drugs — so a renal
+    # flare follows through autoantibodies, immune complexes and deposits, weeks later.
+    m.rate(F, -k_f * F)
     m.rate(Eg, _relax(k_eg, u_pred, Eg))
     # Mycophenolate acts through MPA exposure (AUC0-12) with a saturating Emax, in units
     # of the effect of the full dose in a typical patient; adherence scales what is taken.

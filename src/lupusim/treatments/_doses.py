@@ -233,9 +233,10 @@ def _taper_events(taper: GlucocorticoidTaper) -> tuple[Event, ...]:
 
 @dataclass(frozen=True)
 class FlareTrigger:
-    """An extrinsic inflammatory burst (infection, UV, non-adherence) at ``day``.
+    """An extrinsic trigger of disease activity (infection, UV, non-adherence) at ``day``.
 
-    Adds ``magnitude`` to systemic inflammation; used to sample relapses stochastically.
+    Adds ``magnitude`` (1/day) to the model's ``flare_drive``: a burst of autoreactive
+    B-cell activation that decays over weeks; used to sample relapses stochastically.
     """
 
     day: float
@@ -243,16 +244,17 @@ class FlareTrigger:
 
     def events(self, model: ModelSpec, parameters: np.ndarray) -> list[Event]:
         return [
-            Bolus(self.day, "inflammation", self.magnitude, f"flare trigger {self.magnitude:.2g}")
+            Bolus(self.day, "flare_drive", self.magnitude, f"flare trigger {self.magnitude:.2g}")
         ]
 
 
 #: Background flare triggers (assumption, as in the Sun 2009 projection): extrinsic
-#: inflammatory bursts arrive as a Poisson process, 0.5 per year, each of size ~ Exp(1)
-#: in units of systemic inflammation. No source in ../shared/science gives the rate; it is
-#: the model's stand-in for infections, UV exposure and non-adherence.
+#: bursts arrive as a Poisson process, 0.5 per year, each of size ~ Exp(mean) in units of
+#: B-cell activation (1/day). No source in ../shared/science gives the rate; it is the
+#: model's stand-in for infections, UV exposure and non-adherence. The human preset holds
+#: the values trials use (``flare_trigger_rate_per_year``, ``flare_trigger_mean_magnitude``).
 FLARE_TRIGGER_RATE_PER_YEAR = 0.5
-FLARE_TRIGGER_MEAN_MAGNITUDE = 1.0
+FLARE_TRIGGER_MEAN_MAGNITUDE = 0.05
 
 
 def poisson_flare_triggers(

@@ -43,8 +43,6 @@ from lupusim.observe import (
 from lupusim.observe import sledai2k as visit_sledai2k
 from lupusim.population import sample_parameters, set_parameter
 from lupusim.treatments import (
-    FLARE_TRIGGER_MEAN_MAGNITUDE,
-    FLARE_TRIGGER_RATE_PER_YEAR,
     Dose,
     FlareTrigger,
     GlucocorticoidTaper,
@@ -264,9 +262,15 @@ def draw_seed_patient(
 
 
 def flare_triggers(rng: np.random.Generator, start: float, end: float) -> tuple[FlareTrigger, ...]:
-    """Poisson extrinsic flare triggers over [start, end) (``poisson_flare_triggers``)."""
+    """Poisson extrinsic flare triggers over [start, end) (``poisson_flare_triggers``), at
+    the human preset's rate and mean burst size."""
+    values = get_preset("human").values
     return poisson_flare_triggers(
-        rng, start, end, FLARE_TRIGGER_RATE_PER_YEAR, FLARE_TRIGGER_MEAN_MAGNITUDE
+        rng,
+        start,
+        end,
+        values["flare_trigger_rate_per_year"].value,
+        values["flare_trigger_mean_magnitude"].value,
     )
 
 
