@@ -125,7 +125,8 @@ class DiseaseHistory:
 def refractory_history(
     drug: str, months: float, onset_days_before: float = 1095.0
 ) -> DiseaseHistory:
-    """``months`` of ``drug`` ending at day 0, with prednisone 20 mg/day alongside.
+    """``months`` of ``drug`` ending at day 0, with prednisone 20 mg/day alongside,
+    after standard therapy from disease onset.
 
     cyclophosphamide: NIH monthly pulses of 0.75 g/m² with prednisone 20 mg/day — the
     regimen the seed patients were refractory to (Sun 2009, ../shared/science §1).
@@ -133,6 +134,11 @@ def refractory_history(
     mycophenolate 2 g/day (ALMS targeted 2-3 g/day), azathioprine 2 mg/kg/day,
     hydroxychloroquine 400 mg/day, each with prednisone 20 mg/day as for
     cyclophosphamide; glucocorticoid alone is prednisone 20 mg/day.
+
+    Before that course, from onset: ``REFRACTORY_PRIOR_THERAPY`` (refractory patients
+    were treated for most of their disease — Wang 2014 Arthritis Res Ther 16:R79 Table 1
+    lists earlier courses of 10-50 months of cyclophosphamide, mycophenolate or
+    leflunomide in patients with 15-120 months of disease — not left untreated for years).
     """
     days = months * DAYS_PER_MONTH
     if days >= onset_days_before:
@@ -142,6 +148,7 @@ def refractory_history(
         )
     start = -days
     steroid = Prednisone(start, 0.0, 20.0)
+    prior = REFRACTORY_PRIOR_THERAPY(-onset_days_before, start)
     if drug == "cyclophosphamide":
         n_pulses = max(1, int(np.floor(months + 1e-9)))
         doses: tuple[Dose, ...] = (*nih_cyclophosphamide(start, 0.75, monthly=n_pulses), steroid)
@@ -158,7 +165,26 @@ def refractory_history(
             f"no refractory history can be simulated for {drug!r} (not in the model); "
             f"known: {', '.join(REFRACTORY_DRUGS)}"
         )
-    return DiseaseHistory(f"{months:g} months of {drug}", doses, onset_days_before)
+    return DiseaseHistory(f"{months:g} months of {drug}", (*prior, *doses), onset_days_before)
+
+
+def _standard_prior_therapy(start: float, stop: float) -> tuple[Dose, ...]:
+    """Prednisone 10 mg/day from ``start`` to ``stop`` (days).
+
+    assumption: glucocorticoid maintenance at the ≤ 10 mg/day that standard tapers reach
+    (science README §5) from onset until the refractory course. Earlier immunosuppressant
+    courses are not simulated: with mycophenolate 2 g/day from onset, only about 1 % of
+    virtual candidates were still active at baseline (protein > 1 g/day; measured with
+    the control-arm fit), against about 4 % with prednisone alone — the model has too
+    little persistent activity under long therapy, a limitation stated in docs/model.md.
+    """
+    if stop <= start:
+        return ()
+    return (Prednisone(start, stop, 10.0),)
+
+
+#: Treatment of refractory patients from disease onset until their refractory course.
+REFRACTORY_PRIOR_THERAPY = _standard_prior_therapy
 
 
 #: Trial-entrant histories (``trial_entrant_histories``); every number cited or stated.

@@ -50,8 +50,9 @@ def histories_for(population: Population) -> list[DiseaseHistory]:
     (:func:`lupusim.population.trial_entrant_histories`: disease duration, earlier
     induction in relapsing nephritis, prednisone at entry) — the setting in which the
     human model is calibrated to the control arms (``lupusim calibrate human``). A
-    refractory history starts from disease onset three years before baseline, as for the
-    seed patients and the Liang 2010 fit. With several refractory drugs (e.g.
+    refractory history starts from disease onset three years before baseline, with
+    prednisone maintenance from onset until the refractory course
+    (:func:`lupusim.population.refractory_history`). With several refractory drugs (e.g.
     "cyclophosphamide or mycophenolate"), each candidate gets one of them with equal
     probability (assumption).
     """
