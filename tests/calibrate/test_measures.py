@@ -109,3 +109,63 @@ def test_spec_errors_name_the_field() -> None:
         load_spec_text(
             _spec("{kind: ratio_quantile, window_days: [1, 2], q: 0.5}", "{x: 1, y: 1}"), "bad.yaml"
         )
+
+
+def test_statistic_at_week_uses_subjects_measured_then_and_converts_units() -> None:
+    t = {"x": _tables("x", ROWS)}
+    mean = _measure(
+        "{kind: statistic_at_week, column: upcr_g_per_g, week: 12, statistic: mean, "
+        "factor: 1000}"
+    )
+    est = estimate(mean, {"x": 1.0}, t)
+    # a 2.5, b 1.5, d 0.5 (c missed week 12): observed cases, g → mg
+    assert est.n == 3 and est.value == pytest.approx(1500.0)
+    median = _measure("{kind: statistic_at_week, column: upcr_g_per_g, week: 8, statistic: median}")
+    assert estimate(median, {"x": 1.0}, t).value == pytest.approx((0.3 + 0.6) / 2)
+
+
+def test_share_meeting_every_condition_with_any_week_and_in() -> None:
+    t = {"x": _tables("x", ROWS)}
+    m = _measure(
+        "{kind: share_meeting, conditions: ["
+        "{column: upcr_g_per_g, op: '<', value: 0.5, weeks: [4, 8], mode: any}, "
+        "{column: aurora_crr, table: scores, op: in, value: ['Y'], weeks: [12]}]}"
+    )
+    # UPCR < 0.5 at week 4 or 8: a (0.3), c (0.4, 0.2); CRR Y at week 12: d only
+    est = estimate(m, {"x": 1.0}, t)
+    assert est.n == 4 and est.value == pytest.approx(0.0)
+    all_weeks = _measure(
+        "{kind: share_meeting, conditions: ["
+        "{column: upcr_g_per_g, op: '<', value: 0.5, weeks: [4, 8]}]}"
+    )
+    assert estimate(all_weeks, {"x": 1.0}, t).value == pytest.approx(1 / 4)  # c only
+
+
+def test_remission_then_relapse_needs_the_rise_after_the_remission() -> None:
+    t = {"x": _tables("x", ROWS)}
+    m = _measure(
+        "{kind: remission_then_relapse, column: upcr_g_per_g, remission_below: 0.5, "
+        "relapse_above: 1.0, week: 12}"
+    )
+    # a: 0.3 at week 8, 2.5 at week 12 → relapse; c, d never rise again; b never remits
+    assert estimate(m, {"x": 1.0}, t).value == pytest.approx(1 / 4)
+    by_week_8 = _measure(
+        "{kind: remission_then_relapse, column: upcr_g_per_g, remission_below: 0.5, "
+        "relapse_above: 1.0, week: 8}"
+    )
+    assert estimate(by_week_8, {"x": 1.0}, t).value == pytest.approx(0.0)
+
+
+def test_in_takes_a_list_and_twin_arms_are_checked() -> None:
+    with pytest.raises(InputError, match="'in' takes a list"):
+        load_spec_text(
+            _spec(
+                "{kind: share_meeting, conditions: "
+                "[{column: aurora_crr, op: in, value: 'Y', weeks: [4]}]}"
+            ),
+            "bad.yaml",
+        )
+    text = _spec("{kind: statistic_at_week, column: upcr_g_per_g, week: 4, statistic: mean}")
+    twin = text.replace("arms: {x: 1},", "arms: {x: 1}, twin: {y: 1, z: 1},")
+    with pytest.raises(InputError, match="mixture of arms"):
+        load_spec_text(twin, "bad.yaml")

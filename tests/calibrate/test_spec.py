@@ -10,6 +10,8 @@ from lupusim.calibrate._spec import (
     EverByWeek,
     ProportionAtWeek,
     QuantileInWindow,
+    RemissionThenRelapse,
+    StatisticAtWeek,
     human_spec,
     load_spec_text,
 )
@@ -29,6 +31,22 @@ def test_every_row_is_a_package_target_and_every_arm_is_in_its_protocol() -> Non
         assert t.row in targets, t.row
         protocol = spec_protocol(t.protocol)
         assert set(t.arms) <= {a.name for a in protocol.arms}, (t.row, t.arms)
+        assert set(t.twin or {}) <= {a.name for a in protocol.arms}, (t.row, t.twin)
+
+
+def test_every_fitted_msc_row_has_a_no_msc_twin_without_an_infusion() -> None:
+    msc_rows = [t for t in human_spec().targets if t.protocol.endswith("_msc")]
+    assert {t.row for t in msc_rows if t.fit} >= {"H2", "H4", "H11", "H16", "H17"}
+    for t in msc_rows:
+        if not t.fit:
+            continue
+        assert t.twin is not None, t.row
+        protocol = spec_protocol(t.protocol)
+        arms = {a.name: a for a in protocol.arms}
+        kinds = {d.kind for d in arms[next(iter(t.twin))].doses}
+        assert "msc" not in kinds, t.row
+        treated = {d.kind for d in arms[next(iter(t.arms))].doses}
+        assert "msc" in treated and treated - {"msc"} == kinds, t.row
 
 
 def test_measures_name_columns_the_trial_tables_have() -> None:
@@ -40,6 +58,10 @@ def test_measures_name_columns_the_trial_tables_have() -> None:
             assert m.week <= protocol.follow_up_weeks
         if isinstance(m, QuantileInWindow):
             assert m.observable in known_observables()
+        if isinstance(m, StatisticAtWeek | RemissionThenRelapse):
+            known = SCORE_COLUMNS if m.table == "scores" else known_observables()
+            assert m.column in known, (t.row, m.column)
+            assert m.week <= spec_protocol(t.protocol).follow_up_weeks
 
 
 def test_no_held_out_trial_is_a_calibration_target() -> None:

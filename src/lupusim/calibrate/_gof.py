@@ -31,7 +31,8 @@ def gof_frame(records: Sequence[dict[str, object]]) -> pd.DataFrame:
 
 def plot_gof(table: pd.DataFrame, path: Path, title: str) -> None:
     """One line per target: the published interval (bar), the published value (black
-    tick) and the simulated value ± 2 Monte Carlo SE (dot; green when within)."""
+    tick), the simulated value ± 2 Monte Carlo SE (dot; green when within) and, for rows
+    with a twin arm, the twin's value (open circle): the gap is the treatment's share."""
     n = len(table)
     fig = Figure(figsize=(7.5, 0.32 * n + 1.4), dpi=110)
     FigureCanvasAgg(fig)
@@ -60,6 +61,17 @@ def plot_gof(table: pd.DataFrame, path: Path, title: str) -> None:
     colours = np.where(within, "#2a9d3a", "#c0392b")
     ax.errorbar(rel(sim), y, xerr=2 * mc / width, fmt="none", ecolor="#555555", lw=1)
     ax.scatter(rel(sim), y, c=list(colours), s=22, zorder=3, label="simulated ± 2 MC SE")
+    if "twin_simulated" in table and table["twin_simulated"].notna().any():
+        twin = table["twin_simulated"].to_numpy(dtype=float)
+        ax.scatter(
+            rel(twin),
+            y,
+            facecolors="none",
+            edgecolors="#555555",
+            s=22,
+            zorder=3,
+            label="twin arm (same patients, no MSC)",
+        )
     ax.set_yticks(
         y,
         [

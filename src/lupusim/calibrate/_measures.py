@@ -20,6 +20,7 @@ import pandas as pd
 
 from lupusim.calibrate._access import ratio_by_subject
 from lupusim.calibrate._spec import (
+    SHARE_MEASURES,
     BaselineStatistic,
     Condition,
     EverByWeek,
@@ -27,6 +28,9 @@ from lupusim.calibrate._spec import (
     ProportionAtWeek,
     QuantileInWindow,
     RatioQuantile,
+    RemissionThenRelapse,
+    ShareMeeting,
+    StatisticAtWeek,
 )
 
 BOOTSTRAP_REPLICATES = 200
@@ -81,22 +85,61 @@ def _flags_at_week(t: ArmTables, table: str, column: str, week: float) -> pd.Ser
     return df[df["week"] == week].drop_duplicates("subject_id").set_index("subject_id")[column]
 
 
+def _holds(cond: Condition, x: Any) -> bool:
+    if pd.isna(x):
+        return False
+    if cond.op == "in":
+        assert isinstance(cond.value, tuple)
+        return x in cond.value
+    return bool(_OPS[cond.op](x, cond.value))
+
+
 def _meets(t: ArmTables, cond: Condition) -> pd.Series:
-    """Per randomised subject: the condition holds at every listed week (missing: no)."""
-    ok = pd.Series(True, index=list(t.subjects))
-    for week in cond.weeks:
-        col = _flags_at_week(t, cond.table, cond.column, week).reindex(ok.index)
-        met = col.map(lambda x: bool(pd.notna(x) and _OPS[cond.op](x, cond.value)))
-        ok &= met.astype(bool)
-    return ok
+    """Per randomised subject: the condition holds at every (``mode: all``) or at any
+    (``mode: any``) listed week; a missing visit does not meet it."""
+    ids = list(t.subjects)
+    per_week = [
+        _flags_at_week(t, cond.table, cond.column, week)
+        .reindex(ids)
+        .map(lambda x: _holds(cond, x))
+        .astype(bool)
+        for week in cond.weeks
+    ]
+    frame = pd.concat(per_week, axis=1)
+    return frame.all(axis=1) if cond.mode == "all" else frame.any(axis=1)
 
 
-def _proportion(t: ArmTables, m: ProportionAtWeek | EverByWeek) -> tuple[float, int]:
+def _relapsed(t: ArmTables, m: RemissionThenRelapse) -> pd.Series:
+    """Per randomised subject: below ``remission_below`` at a visit, then above
+    ``relapse_above`` at a later visit, both by ``m.week``."""
+    df = t.visits if m.table == "visits" else t.scores
+    df = df[df["week"] <= m.week].sort_values(["subject_id", "week"])
+    relapsed: set[object] = set()
+    for sid, g in df.groupby("subject_id"):
+        x = g[m.column].to_numpy(dtype=float)
+        remitted = np.flatnonzero(x < m.remission_below)
+        if remitted.size and np.any(x[remitted[0] + 1 :] > m.relapse_above):
+            relapsed.add(sid)
+    ids = list(t.subjects)
+    return pd.Series([i in relapsed for i in ids], index=ids)
+
+
+def _proportion(
+    t: ArmTables, m: ProportionAtWeek | EverByWeek | ShareMeeting | RemissionThenRelapse
+) -> tuple[float, int]:
     ids = pd.Index(list(t.subjects))
     if isinstance(m, ProportionAtWeek):
         col = _flags_at_week(t, "scores", m.instrument, m.week).reindex(ids)
         hit = col.isin(m.values)
         return float(hit.mean()) if len(ids) else math.nan, len(ids)
+    if isinstance(m, ShareMeeting | RemissionThenRelapse):
+        if isinstance(m, ShareMeeting):
+            met = pd.Series(True, index=ids)
+            for cond in m.conditions:
+                met &= _meets(t, cond)
+        else:
+            met = _relapsed(t, m).reindex(ids, fill_value=False)
+        return (float(met.mean()) if len(ids) else math.nan), len(ids)
     keep = pd.Series(True, index=ids)
     for cond in m.among:
         keep &= _meets(t, cond)
@@ -121,7 +164,12 @@ def _baseline_values(t: ArmTables, m: BaselineStatistic) -> np.ndarray:
     return col.to_numpy(dtype=float)
 
 
-def _baseline_stat(m: BaselineStatistic) -> Callable[[np.ndarray], float]:
+def _values_at_week(t: ArmTables, m: StatisticAtWeek) -> np.ndarray:
+    col = _flags_at_week(t, m.table, m.column, m.week).reindex(list(t.subjects)).dropna()
+    return col.to_numpy(dtype=float) * m.factor
+
+
+def _baseline_stat(m: BaselineStatistic | StatisticAtWeek) -> Callable[[np.ndarray], float]:
     if m.statistic in ("median", "quantile"):
         q = 0.5 if m.statistic == "median" else float(m.q if m.q is not None else 0.5)
         return lambda x: float(np.quantile(x, q))
@@ -134,7 +182,7 @@ def estimate(
     measure: Measure, arms: Mapping[str, float], tables: Mapping[str, ArmTables]
 ) -> Estimate:
     """The measure on the (weighted mixture of) arms."""
-    if isinstance(measure, ProportionAtWeek | EverByWeek):
+    if isinstance(measure, SHARE_MEASURES):
         total = sum(arms.values())
         value = var = 0.0
         n_all = 0
@@ -162,6 +210,9 @@ def estimate(
         ).to_numpy(dtype=float)
         q = measure.q
         stat = lambda a: float(np.quantile(a, q))  # noqa: E731
+    elif isinstance(measure, StatisticAtWeek):
+        x = _values_at_week(t, measure)
+        stat = _baseline_stat(measure)
     else:
         x = _baseline_values(t, measure)
         stat = _baseline_stat(measure)

@@ -59,6 +59,17 @@ class SimulatedTarget:
     spec: TargetSpec
     row: TargetRow
     estimate: Estimate
+    #: The same measure on the twin arm(s) (same patients without the treatment).
+    twin: Estimate | None = None
+
+    @property
+    def increment(self) -> tuple[float, float]:
+        """Arms − twin and its Monte Carlo SE (NaN without a twin). The SE treats the two
+        estimates as independent, an upper bound: they share their patients."""
+        if self.twin is None:
+            return math.nan, math.nan
+        se = math.sqrt(self.estimate.mc_se**2 + self.twin.mc_se**2)
+        return self.estimate.value - self.twin.value, se
 
     @property
     def scale(self) -> float:
@@ -144,8 +155,11 @@ class TrialObjective:
             tables = self.simulate_protocol(name, preset)
             for t in self.spec.targets:
                 if t.protocol == name:
+                    twin = estimate(t.measure, t.twin, tables) if t.twin else None
                     out.append(
-                        SimulatedTarget(t, self.rows[t.row], estimate(t.measure, t.arms, tables))
+                        SimulatedTarget(
+                            t, self.rows[t.row], estimate(t.measure, t.arms, tables), twin
+                        )
                     )
         return out
 
@@ -174,6 +188,10 @@ def gof_records(simulated: Sequence[SimulatedTarget]) -> list[dict[str, object]]
                 "mc_se": s.estimate.mc_se,
                 "n_simulated": s.estimate.n,
                 "within": s.within,
+                "twin_arms": "+".join(s.spec.twin) if s.spec.twin else "",
+                "twin_simulated": s.twin.value if s.twin is not None else np.nan,
+                "increment": s.increment[0],
+                "increment_mc_se": s.increment[1],
                 "z": (s.estimate.value - s.row.value) / s.scale if s.scale > 0 else np.nan,
                 "fitted": s.spec.fit,
                 "source": s.row.source,

@@ -25,13 +25,22 @@ class _Strict(BaseModel):
 
 
 class Condition(_Strict):
-    """``column op value`` on a visit or score table at a visit week."""
+    """``column op value`` on a visit or score table at the listed visit weeks: at every
+    one of them (``mode: all``) or at any (``mode: any``). ``op: in`` takes a list of
+    values (e.g. ``renal_kdigo in [complete, partial]``)."""
 
     column: str
-    op: Literal["<=", "<", ">=", ">", "=="]
-    value: float | str
+    op: Literal["<=", "<", ">=", ">", "==", "in"]
+    value: float | str | tuple[str, ...]
     weeks: tuple[float, ...] = Field(min_length=1)
     table: Literal["visits", "scores"] = "visits"
+    mode: Literal["all", "any"] = "all"
+
+    @model_validator(mode="after")
+    def _in_takes_a_list(self) -> Condition:
+        if (self.op == "in") != isinstance(self.value, tuple):
+            raise ValueError("op 'in' takes a list of values; the other ops one value")
+        return self
 
 
 class ProportionAtWeek(_Strict):
@@ -86,10 +95,55 @@ class BaselineStatistic(_Strict):
     value: float | str | None = None
 
 
+class StatisticAtWeek(_Strict):
+    """``mean``, ``median``, ``sd`` or ``quantile`` (with ``q``) of ``column`` across the
+    subjects measured at visit ``week`` (observed cases, as cohorts report the patients
+    followed to that visit), times ``factor`` (a unit conversion to the row's unit, e.g.
+    1000 for g/day → mg/day)."""
+
+    kind: Literal["statistic_at_week"]
+    column: str
+    table: Literal["visits", "scores"] = "visits"
+    week: float
+    statistic: Literal["mean", "median", "sd", "quantile"]
+    q: float | None = Field(default=None, ge=0, le=1)
+    factor: float = Field(default=1.0, gt=0)
+
+
+class ShareMeeting(_Strict):
+    """Share of the arm's subjects meeting every condition (a missing visit does not
+    meet it: non-responder imputation)."""
+
+    kind: Literal["share_meeting"]
+    conditions: tuple[Condition, ...] = Field(min_length=1)
+
+
+class RemissionThenRelapse(_Strict):
+    """Share of the arm's subjects whose ``column`` fell below ``remission_below`` at a
+    visit and rose above ``relapse_above`` at a later visit, both by ``week``."""
+
+    kind: Literal["remission_then_relapse"]
+    column: str
+    table: Literal["visits", "scores"] = "visits"
+    remission_below: float
+    relapse_above: float
+    week: float
+
+
 Measure = Annotated[
-    ProportionAtWeek | QuantileInWindow | RatioQuantile | EverByWeek | BaselineStatistic,
+    ProportionAtWeek
+    | QuantileInWindow
+    | RatioQuantile
+    | EverByWeek
+    | BaselineStatistic
+    | StatisticAtWeek
+    | ShareMeeting
+    | RemissionThenRelapse,
     Field(discriminator="kind"),
 ]
+
+#: Measures that are shares of subjects, so a mixture of arms can weight them.
+SHARE_MEASURES = (ProportionAtWeek, EverByWeek, ShareMeeting, RemissionThenRelapse)
 
 
 class TargetSpec(_Strict):
@@ -99,15 +153,22 @@ class TargetSpec(_Strict):
     protocol: str
     arms: dict[str, float] = Field(min_length=1)
     measure: Measure
+    #: The twin arm(s): the same virtual patients without the treatment the row is
+    #: about (e.g. MSC); the measure is also computed on them and the increment
+    #: (arms − twin) reported.
+    twin: dict[str, float] | None = None
     fit: bool = True  # False: reported in the goodness of fit, not in the objective
     note: str = ""
 
     @model_validator(mode="after")
     def _weights(self) -> TargetSpec:
-        if any(w <= 0 for w in self.arms.values()):
-            raise ValueError("arm weights must be positive")
-        if len(self.arms) > 1 and not isinstance(self.measure, ProportionAtWeek | EverByWeek):
-            raise ValueError("a mixture of arms is only supported for proportions")
+        for arms in (self.arms, self.twin or {}):
+            if any(w <= 0 for w in arms.values()):
+                raise ValueError("arm weights must be positive")
+            if len(arms) > 1 and not isinstance(self.measure, SHARE_MEASURES):
+                raise ValueError("a mixture of arms is only supported for shares of subjects")
+        if self.twin is not None and not self.twin:
+            raise ValueError("twin: name at least one arm")
         return self
 
 

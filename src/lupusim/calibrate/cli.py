@@ -32,7 +32,7 @@ def human_command(
     ] = 1,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
-    """Refit the human model to the control-arm targets (lupusim/calibrate/data/human.yaml);
+    """Refit the human model to the control-arm and MSC-cohort targets (calibrate/data/human.yaml);
     write calibration_human.json, gof.csv and gof.png into --out."""
     from lupusim.calibrate._human import calibrate_human
     from lupusim.calibrate._spec import human_spec
