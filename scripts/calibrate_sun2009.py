@@ -14,7 +14,11 @@ the values in the code (calibration.json is ignored while fitting), so the outpu
 function of the code and the seed alone. Writes src/lupusim/model/data/calibration.json,
 which the presets then load.
 
-    python scripts/calibrate_sun2009.py [--max-evals N]
+``--only mouse`` refits the mouse problem alone (on its pooled cohort of 1,000 virtual
+MRL/lpr, _calibration.MOUSE_FIT_SEEDS) and replaces only the ``mrl_lpr`` section of the
+existing calibration.json; the human sections, checks and the rest are kept as they are.
+
+    python scripts/calibrate_sun2009.py [--max-evals N] [--only mouse] [--workers W]
 """
 
 from __future__ import annotations
@@ -54,15 +58,56 @@ def _residual_rows(residuals: list[Residual]) -> list[dict[str, object]]:
     return [r.as_record() for r in residuals]
 
 
+def _mouse_problem_json(result: CalibrationResult) -> dict[str, object]:
+    problem = result.to_json()
+    problem["cohort"] = {
+        "seeds": list(cal.MOUSE_FIT_SEEDS),
+        "animals_per_seed": cal.MOUSE_FIT_PER_SEED,
+        "note": "virtual untreated MRL/lpr pooled over the seeds (common random numbers)",
+    }
+    return problem
+
+
+def refit_mouse_only(max_evals: int, out: Path, workers: int) -> int:
+    """Fit the mouse problem and replace the ``mrl_lpr`` section of ``out`` with it."""
+    if not out.is_file():
+        raise SystemExit(f"{out} does not exist: run the full calibration first")
+    payload = json.loads(out.read_text())
+    mouse = fit(cal.mouse_problem(workers=workers), max_evals)
+    _print(mouse)
+    payload["presets"]["mrl_lpr"] = {
+        "values": dict(mouse.values),
+        "problems": [
+            {
+                **_mouse_problem_json(mouse),
+                "script": f"scripts/calibrate_sun2009.py --only mouse --max-evals {max_evals}",
+            }
+        ],
+    }
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nwrote the mrl_lpr section of {out} (other sections unchanged)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-evals", type=int, default=150)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--only",
+        choices=("mouse",),
+        help="refit this problem alone and update only its section of --out",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=cal.WORKERS, help="mouse fit processes (0: one per core)"
+    )
     args = parser.parse_args()
+    if args.only == "mouse":
+        return refit_mouse_only(args.max_evals, args.out, args.workers)
     start = time.perf_counter()
     results: list[CalibrationResult] = []
 
-    mouse = fit(cal.mouse_problem(), args.max_evals)
+    mouse = fit(cal.mouse_problem(workers=args.workers), args.max_evals)
     _print(mouse)
     results.append(mouse)
     soc = fit(cal.human_soc_problem(), args.max_evals)
@@ -90,7 +135,7 @@ def main() -> int:
     for r in results:
         entry = presets.setdefault(r.preset, {"values": {}, "problems": []})
         entry["values"].update(r.values)  # type: ignore[union-attr]
-        problem = r.to_json()
+        problem = _mouse_problem_json(r) if r is mouse else r.to_json()
         if r is msc:
             problem["definitions"] = dict(cal.MSC_DEFINITIONS)
             problem["unfitted_residuals"] = [
