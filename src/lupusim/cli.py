@@ -36,7 +36,7 @@ def reproduce_command(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 20090601,
     per_group: Annotated[
         int, typer.Option("--per-group", help="Virtual mice per group (mouse part).", min=1)
-    ] = 12,
+    ] = 200,  # sun2009._mouse.DEFAULT_PER_GROUP (tests/test_sun2009_seeds.py checks)
     replicates: Annotated[
         int,
         typer.Option(

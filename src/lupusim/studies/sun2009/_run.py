@@ -32,12 +32,24 @@ class Sun2009Options:
 
     out_dir: Path
     seed: int = 20090601
-    per_group: int = 12
+    per_group: int = _mouse.DEFAULT_PER_GROUP
     replicates: int = 200
     reinfuse_on_relapse: bool = False
     condition_on_course: bool = True
     workers: int = 0
     write_report: bool = True
+
+
+def mouse_part(
+    rng: np.random.Generator, per_group: int = _mouse.DEFAULT_PER_GROUP, workers: int = 0
+) -> tuple[dict[str, _mouse.MouseGroupResult], list[dict[str, Any]]]:
+    """The six mouse groups of ``per_group`` animals (drawn from ``rng`` in the order of
+    :func:`_mouse.mouse_groups`) and the mouse targets M1–M15 evaluated on them."""
+    groups = {
+        g.name: _mouse.simulate_mouse_group(g, per_group, rng, workers)
+        for g in _mouse.mouse_groups()
+    }
+    return groups, _targets.evaluate_mouse_targets(groups) + _msc_kinetics()
 
 
 def _msc_kinetics() -> list[dict[str, Any]]:
@@ -403,15 +415,12 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     timings: dict[str, float] = {}
     console = Console(stderr=True)
     t0 = time.perf_counter()
-    groups = {}
     with console.status("compiling the model (cached after the first run)"):
         compile_model(get_preset("mrl_lpr").model)
         compile_model(get_preset("human").model)
-    for g in _mouse.mouse_groups():
-        with console.status(f"mouse: group {g.name} ({options.per_group} animals)"):
-            groups[g.name] = _mouse.simulate_mouse_group(g, options.per_group, rng, options.workers)
+    with console.status(f"mouse: six groups of {options.per_group} animals"):
+        groups, targets = mouse_part(rng, options.per_group, options.workers)
     timings["mouse"] = time.perf_counter() - t0
-    targets = _targets.evaluate_mouse_targets(groups) + _msc_kinetics()
     console.log(f"mouse part done ({timings['mouse']:.1f} s)")
 
     t1 = time.perf_counter()
