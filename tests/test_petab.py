@@ -57,6 +57,19 @@ def test_files_exist_and_pass_petab_lint(exported: Path, problem: Problem) -> No
         assert key in text
 
 
+def test_tables_go_through_the_csv_escaping_unchanged(exported: Path) -> None:
+    """The PEtab tables are written by lupusim.safe_csv; PEtab ids and formulas never
+    start like a spreadsheet formula, so nothing is escaped and the files stay PEtab."""
+    from lupusim.safe_csv import is_formula
+
+    for path in sorted(exported.parent.glob("*.tsv")):
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        for col in table.columns:
+            assert not is_formula(col) and not col.startswith("'"), (path.name, col)
+            for cell in table[col]:
+                assert not is_formula(cell) and not cell.startswith("'"), (path.name, cell)
+
+
 def test_measurements_reference_existing_conditions_observables_parameters(
     problem: Problem,
 ) -> None:

@@ -2,7 +2,9 @@
 
 ``write_outputs`` writes ``scores.csv``, ``adam.csv``, ``summary.json``,
 ``report.html`` and ``manifest.json`` into a temporary folder beside ``out`` and only
-then moves them into place, so a failure leaves no half-written output.
+then moves them into place, so a failure leaves no half-written output. The CSV files
+are written by :func:`lupusim.safe_csv.write_csv` (text a spreadsheet would execute is
+escaped).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lupusim.clinical.report import render_report
 from lupusim.clinical.schema import ScoringConfig
 from lupusim.clinical.score import ScoreResult
 from lupusim.errors import InputError
+from lupusim.safe_csv import write_csv
 
 OUTPUT_FILES: tuple[str, ...] = (
     "scores.csv",
@@ -108,8 +111,8 @@ def write_outputs(
         raise InputError("output path exists and is not a folder", file=str(out))
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
     try:
-        result.scores.to_csv(tmp / "scores.csv", index=False)
-        result.adam.to_csv(tmp / "adam.csv", index=False)
+        write_csv(result.scores, tmp / "scores.csv")
+        write_csv(result.adam, tmp / "adam.csv")
         (tmp / "summary.json").write_text(
             json.dumps(result.summary, indent=2, default=_json_default), encoding="utf-8"
         )

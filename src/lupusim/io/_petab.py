@@ -55,6 +55,7 @@ from lupusim.engine._events import Event
 from lupusim.errors import LupusimError
 from lupusim.io._sbml import model_to_sbml, validate_sbml
 from lupusim.model._spec import ModelSpec
+from lupusim.safe_csv import write_csv
 
 PETAB_FORMAT_VERSION = 1
 EXPORTABLE_PROBLEMS = ("human_soc",)
@@ -224,7 +225,11 @@ def _check_design(design: _Design) -> None:
 
 
 def _tsv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, sep="\t", index=False, float_format=None, lineterminator="\n")
+    """A PEtab table, through the CSV-injection escaping of every lupusim table.
+
+    PEtab ids cannot start with ``= + - @``, so only free text could ever be escaped.
+    """
+    write_csv(df, path, sep="\t", float_format=None, lineterminator="\n")
 
 
 def _yaml_text(design: _Design) -> str:
