@@ -243,6 +243,61 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "endpoints[1].responder_values",
         "numeric",
     ),
+    # numbers (issue 13): finite, the right type, within the range table
+    (
+        "infinite dose",
+        _set(["arms", 0, "doses", 5, "g_per_day"], float("inf")),
+        "arms[0].doses[5].g_per_day",
+        "value inf: not a finite number",
+    ),
+    (
+        "NaN follow-up",
+        _set(["follow_up_weeks"], float("nan")),
+        "follow_up_weeks",
+        "value nan: not a finite number",
+    ),
+    (
+        "dose given as text",
+        _set(["arms", 0, "doses", 5, "g_per_day"], "2"),
+        "arms[0].doses[5].g_per_day",
+        "value '2': Input should be a valid number",
+    ),
+    (
+        "dose given as a boolean",
+        _set(["arms", 0, "doses", 5, "g_per_day"], True),
+        "arms[0].doses[5].g_per_day",
+        "value True: Input should be a valid number",
+    ),
+    (
+        "mycophenolate above label x margin",
+        _set(["arms", 0, "doses", 5, "g_per_day"], 30),
+        "arms[0].doses[5].g_per_day",
+        "value 30: outside the plausible range 0-4.5 g/day of dose_mycophenolate_g_per_day",
+    ),
+    (
+        "methylprednisolone in grams typed as mg x 1000",
+        _set(["arms", 0, "doses", 2, "mg_per_day"], 500000),
+        "arms[0].doses[2].mg_per_day",
+        "outside the plausible range 0-1500 mg/day",
+    ),
+    (
+        "taper step above the prednisone range",
+        _set(["arms", 0, "doses", 4, "steps", 0, "mg_per_day"], 600),
+        "arms[0].doses[4].steps[0].mg_per_day",
+        "dose_prednisone_mg_per_day",
+    ),
+    (
+        "criterion value outside its observable's range",
+        _set(["population", "inclusion", 0, "value"], 5000),
+        "population.inclusion[0].value",
+        "value 5000: outside the plausible range 0-50 g/day of protein_24h_g",
+    ),
+    (
+        "sample size beyond any run",
+        _set(["sample_size", "total"], 10**30),
+        "sample_size.total",
+        "outside the plausible range",
+    ),
 ]
 
 
@@ -268,7 +323,7 @@ def test_load_protocol_names_file_and_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_protocol(path)
     assert str(info.value) == (
-        f"{path}: arms[0].doses[0].cells_per_kg: Input should be greater than 0"
+        f"{path}: arms[0].doses[0].cells_per_kg: value 0: Input should be greater than 0"
     )
 
 
@@ -282,6 +337,36 @@ def test_load_protocol_bad_yaml_and_missing_file(tmp_path: Path) -> None:
         load_protocol(path)
     with pytest.raises(InputError, match="cannot read"):
         load_protocol(tmp_path / "absent.yaml")
+
+
+def test_widened_range_admits_the_dose() -> None:
+    from lupusim.clinical import ranges_from_options
+
+    data = copy.deepcopy(_raw("deng2017"))
+    data["arms"][0]["doses"][5]["g_per_day"] = 6.0
+    with pytest.raises(InputError, match="dose_mycophenolate_g_per_day"):
+        protocol_from_dict(data)
+    wide = ranges_from_options(["dose_mycophenolate_g_per_day=0:8"])
+    assert protocol_from_dict(data, ranges=wide).arms[0].doses[5].g_per_day == 6.0
+
+
+def test_yaml_numbers_duplicates_and_encodings(tmp_path: Path) -> None:
+    text = (TRIALS / "deng2017.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "p.yaml"
+    # 1e6 is a number (YAML 1.2), 1e400 overflows to inf and is refused
+    path.write_text(text.replace("g_per_day: 2.0", "g_per_day: 2e0", 1), encoding="utf-8")
+    assert load_protocol(path) == load_protocol(TRIALS / "deng2017.yaml")
+    path.write_text(text.replace("g_per_day: 2.0", "g_per_day: 2e400", 1), encoding="utf-8")
+    with pytest.raises(InputError, match=r"g_per_day: value inf: not a finite number$"):
+        load_protocol(path)
+    path.write_text(text + "seed: 1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="invalid YAML: duplicate key 'seed' at line"):
+        load_protocol(path)
+    path.write_bytes(text.encode("utf-16"))
+    assert load_protocol(path) == load_protocol(TRIALS / "deng2017.yaml")
+    path.write_bytes(b"name: D\xe8ng\n")  # latin-1, not UTF-8
+    with pytest.raises(InputError, match="not UTF-8 text"):
+        load_protocol(path)
 
 
 def test_models_are_frozen() -> None:

@@ -200,7 +200,9 @@ def test_subprocess_exit_codes(visits: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0] == f"lupusim: error: {bad}, row 5, column 'pga': PGA 3.5 outside 0-3"
+    assert lines[0] == (
+        f"lupusim: error: {bad}, row 5, column 'pga': value 3.5: impossible for pga (possible: 0-3)"
+    )
     assert not out.exists()
     proc = subprocess.run(
         [sys.executable, "-m", "lupusim.cli", "score", str(visits), "--out", str(out)],

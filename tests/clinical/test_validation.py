@@ -79,8 +79,14 @@ BAD_INPUTS: list[tuple[str, Edit, str, int | None, str | None]] = [
         "creatinine_mg_dl",
     ),
     ("negative UPCR", _set(1, "upcr_g_per_g", "-1"), "negative value", 1, "upcr_g_per_g"),
-    ("PGA above 3", _set(4, "pga", "3.5"), "PGA 3.5 outside 0-3", 4, "pga"),
-    ("PGA below 0", _set(1, "pga", "-0.1"), "outside 0-3", 1, "pga"),
+    (
+        "PGA above 3",
+        _set(4, "pga", "3.5"),
+        "value 3.5: impossible for pga (possible: 0-3)",
+        4,
+        "pga",
+    ),
+    ("PGA below 0", _set(1, "pga", "-0.1"), "value -0.1: negative value", 1, "pga"),
     ("duplicate subject-visit", _set(2, "visit", "BL"), "duplicate subject-visit", 2, "visit"),
     (
         "unknown unit column",
@@ -218,7 +224,7 @@ def test_parquet_input(good: pd.DataFrame, tmp_path: Path) -> None:
     assert len(load_visits(path).visits) == 4
     frame.loc[1, "pga"] = 3.5
     frame.to_parquet(path)
-    with pytest.raises(InputError, match=r"PGA 3\.5") as info:
+    with pytest.raises(InputError, match=r"value 3\.5: impossible for pga") as info:
         load_visits(path)
     assert info.value.row == 2
 

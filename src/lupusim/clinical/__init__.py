@@ -14,6 +14,7 @@ Typical use::
     result.scores  # one row per subject-visit
 """
 
+from lupusim.clinical._ranges import RANGES, Range, Ranges, ranges_from_options
 from lupusim.clinical.adam import to_adam
 from lupusim.clinical.bilag import fda_2010_response, new_a_b, numeric_score
 from lupusim.clinical.context import Context, build_context
@@ -65,11 +66,14 @@ from lupusim.clinical.validate import Issue
 __all__ = [
     "BILAG_COLUMNS",
     "DESCRIPTOR_NAMES",
+    "RANGES",
     "SCORE_COLUMNS",
     "SDI_ITEMS",
     "SLEDAI_DESCRIPTORS",
     "Context",
     "Issue",
+    "Range",
+    "Ranges",
     "ScoreResult",
     "ScoringConfig",
     "VisitData",
@@ -96,6 +100,7 @@ __all__ = [
     "mdrd_186",
     "new_a_b",
     "numeric_score",
+    "ranges_from_options",
     "read_sdtm",
     "read_table",
     "renal_access",

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from lupusim.clinical._ranges import ranges_from_options
 from lupusim.clinical.load import load_visits
 from lupusim.clinical.output import load_config, write_outputs
 from lupusim.clinical.score import score_visits
@@ -42,9 +43,19 @@ def score_command(
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML or JSON file of scoring knobs.")
     ] = None,
+    range_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            metavar="NAME=LOW:HIGH",
+            help="Replace the plausible range of a number (repeatable), e.g. "
+            "upcr_g_per_g=0:80; reported in summary.json.",
+        ),
+    ] = None,
 ) -> None:
     """Score visits with SLEDAI-2K, renal response, SRI, BICLA, LLDAS, DORIS, SFI, SDI."""
     cfg = load_config(config)
+    ranges = ranges_from_options(range_ or ())
     if visits is not None and visits.is_dir():
         if sdtm is not None and sdtm.resolve() != visits.resolve():
             raise InputError("give the SDTM folder once (VISITS or --sdtm)", file=str(visits))
@@ -52,14 +63,23 @@ def score_command(
     if visits is not None and sdtm is not None:
         raise InputError("give a visit table or --sdtm, not both", file=str(visits))
     if sdtm is not None:
-        table = read_sdtm(sdtm)
+        table = read_sdtm(sdtm, upcr_mgmmol_convention=cfg.upcr_mgmmol_convention, ranges=ranges)
         data = load_visits(
-            table, subjects, events, upcr_mgmmol_convention=cfg.upcr_mgmmol_convention
+            table,
+            subjects,
+            events,
+            upcr_mgmmol_convention=cfg.upcr_mgmmol_convention,
+            ranges=ranges,
+            visits_name=f"{sdtm} (visit table built from SDTM)",
         )
         data.sources["visits"] = str(sdtm)
     elif visits is not None:
         data = load_visits(
-            visits, subjects, events, upcr_mgmmol_convention=cfg.upcr_mgmmol_convention
+            visits,
+            subjects,
+            events,
+            upcr_mgmmol_convention=cfg.upcr_mgmmol_convention,
+            ranges=ranges,
         )
     else:
         raise InputError("missing VISITS (a visit table) or --sdtm DIR")

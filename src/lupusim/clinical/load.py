@@ -8,6 +8,7 @@ naming file, row and column (DESIGN.md "Visit table").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,13 +16,25 @@ import numpy as np
 import pandas as pd
 
 from lupusim.clinical import schema as S
+from lupusim.clinical._ranges import (
+    NOT_A_NUMBER,
+    NOT_FINITE,
+    RANGES,
+    Interval,
+    Ranges,
+    format_number,
+    why_not_a_number,
+)
 from lupusim.clinical.validate import (
     ROW,
     STRUCTURE_CHECKS,
-    VALUE_CHECKS,
     Issue,
+    check_sex,
+    check_unknown_columns,
     raise_first_error,
+    range_check,
     run_checks,
+    value_checks,
 )
 from lupusim.errors import InputError
 
@@ -35,18 +48,56 @@ _MG_PER_MMOL = {"exact": 113.12, "rounded": 100.0}  # SPEC §3.1
 
 @dataclass
 class VisitData:
-    """A checked visit table, its optional events table and the warnings found."""
+    """A checked visit table, its optional events table and the warnings found.
+
+    ``missing`` counts the empty cells of each input column; ``ranges_overridden`` lists
+    the plausible ranges the checks used in place of the defaults.
+    """
 
     visits: pd.DataFrame
     events: pd.DataFrame | None = None
     warnings: list[Issue] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+    ranges_overridden: dict[str, Interval] = field(default_factory=dict)
+
+
+def missing_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Empty cells per input column (internal ``_`` columns left out)."""
+    return {str(c): int(frame[c].isna().sum()) for c in frame.columns if not str(c).startswith("_")}
+
+
+_MANGLED = re.compile(r"^(.*)\.(\d+)$")
+
+
+def _read_parquet(path: Path, name: str) -> pd.DataFrame:
+    """A Parquet file; a NaN (not null) in a float column is an error naming its cell."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    import pyarrow.types as pat
+
+    table = pq.read_table(path)
+    for col_name, column in zip(table.column_names, table.columns, strict=True):
+        if not pat.is_floating(column.type):
+            continue
+        nan = pc.fill_null(pc.is_nan(column), False).to_numpy(zero_copy_only=False)
+        if nan.any():
+            raise InputError(
+                f"value nan: {NOT_A_NUMBER.replace('an empty cell', 'null (NA)')}",
+                file=name,
+                row=int(np.flatnonzero(nan)[0]) + 1,
+                column=str(col_name).strip(),
+            )
+    return table.to_pandas()
 
 
 def read_table(source: TableSource, what: str = "table") -> tuple[pd.DataFrame, str]:
     """Read CSV/TSV/Parquet (or take a DataFrame); return the frame and a display name.
 
-    CSV cells are read as text so that type errors can be reported by row.
+    CSV cells are read as text so that type errors can be reported by row; only an
+    empty cell is missing (the text ``nan`` or ``NA`` is a value, checked as such). A
+    column name given twice is an error. CSV files are UTF-8 (with or without a byte-order
+    mark) or UTF-16 with its byte-order mark; other encodings are refused as unreadable.
     """
     if isinstance(source, pd.DataFrame):
         return source.copy(), f"<{what} DataFrame>"
@@ -57,19 +108,48 @@ def read_table(source: TableSource, what: str = "table") -> tuple[pd.DataFrame, 
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path, name)
         elif suffix in (".csv", ".tsv", ".txt"):
-            frame = pd.read_csv(
-                path, dtype=str, sep="\t" if suffix == ".tsv" else ",", skipinitialspace=True
-            )
+            frame = read_csv_text(path, sep="\t" if suffix == ".tsv" else ",")
         else:
             raise InputError(f"unsupported file type {suffix!r} (use .csv or .parquet)", file=name)
     except InputError:
         raise
     except Exception as exc:  # parser errors of every kind become one line
-        raise InputError(f"cannot read: {str(exc).splitlines()[0]}", file=name) from exc
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot read: {first}", file=name) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    if suffix not in (".parquet", ".pq"):
+        refuse_duplicate_columns(frame, name)
     return frame, name
+
+
+def read_csv_text(path: Path, sep: str = ",") -> pd.DataFrame:
+    """A CSV file as text cells; only an empty cell is missing.
+
+    UTF-8 (with or without a byte-order mark) or UTF-16 with its byte-order mark.
+    Parser and decoding errors propagate (callers turn them into one line).
+    """
+    with path.open("rb") as fh:
+        bom = fh.read(2)
+    return pd.read_csv(
+        path,
+        dtype=str,
+        sep=sep,
+        skipinitialspace=True,
+        keep_default_na=False,
+        na_values=[""],
+        encoding="utf-16" if bom in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig",
+    )
+
+
+def refuse_duplicate_columns(frame: pd.DataFrame, name: str) -> None:
+    """pandas renames a repeated header ``x`` to ``x.1``: report it as a duplicate."""
+    names = {str(c) for c in frame.columns}
+    for col in frame.columns:
+        m = _MANGLED.match(str(col))
+        if m and m[1] in names:
+            raise InputError("duplicate column", file=name, column=m[1])
 
 
 def _number_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,11 +173,13 @@ def _text(series: pd.Series) -> pd.Series:
 
 
 def _coerce_numeric(frame: pd.DataFrame, col: str, file: str, integer: bool) -> None:
+    """Text or numbers → float; an unparsable, NaN-text or non-finite cell is an error."""
     raw = frame[col]
     if pd.api.types.is_bool_dtype(raw):
         raise InputError("expected a number, got booleans", file=file, column=col)
     if pd.api.types.is_numeric_dtype(raw):
         values = pd.to_numeric(raw, errors="coerce").astype(float)
+        text = None
     else:
         text = _text(raw)
         values = pd.to_numeric(text, errors="coerce").astype(float)
@@ -105,13 +187,20 @@ def _coerce_numeric(frame: pd.DataFrame, col: str, file: str, integer: bool) -> 
         if bad.any():
             i = frame.index[bad.to_numpy()][0]
             raise InputError(
-                f"expected a number, got {text[i]!r}",
+                why_not_a_number(str(text[i])),
                 file=file,
                 row=_rownum(frame, i),
                 column=col,
             )
+    v = values.to_numpy()
+    inf = np.isinf(v)
+    if inf.any():
+        i = frame.index[np.flatnonzero(inf)[0]]
+        shown = str(text[i]) if text is not None else format_number(v[np.flatnonzero(inf)[0]])
+        raise InputError(
+            f"value {shown}: {NOT_FINITE}", file=file, row=_rownum(frame, i), column=col
+        )
     if integer:
-        v = values.to_numpy()
         frac = ~np.isnan(v) & (v != np.round(v))
         if frac.any():
             i = frame.index[np.flatnonzero(frac)[0]]
@@ -171,7 +260,7 @@ def coerce_types(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     for col in (S.SUBJECT, S.VISIT):
         if col in frame.columns:
             frame[col] = _text(frame[col])
-    numeric = set(S.NUMERIC_RANGES) | set(S.ALTERNATIVE_UNITS) | {S.STUDY_DAY}
+    numeric = set(S.NUMERIC_COLUMNS) | set(S.ALTERNATIVE_UNITS) | {S.STUDY_DAY}
     for col in frame.columns:
         if col in numeric:
             _coerce_numeric(frame, col, file, integer=col in S.INTEGER_COLUMNS)
@@ -188,11 +277,15 @@ def coerce_types(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     return frame
 
 
-def convert_units(frame: pd.DataFrame, file: str, mgmmol: str = "exact") -> pd.DataFrame:
+def convert_units(
+    frame: pd.DataFrame, file: str, mgmmol: str = "exact", ranges: Ranges = RANGES
+) -> pd.DataFrame:
     """Convert alternative-unit columns to canonical ones (SPEC §3.1).
 
-    Where both the canonical and an alternative column hold a value on the same row they
-    must agree within 1 %; otherwise the units conflict and the row is named.
+    An alternative-unit value is checked against its canonical column's range after
+    conversion (the message shows both). Where both the canonical and an alternative
+    column hold a value on the same row they must agree within 1 %; otherwise the units
+    conflict and the row is named.
     """
     frame = frame.copy()
     for alt, (canon, factor) in S.ALTERNATIVE_UNITS.items():
@@ -200,16 +293,18 @@ def convert_units(frame: pd.DataFrame, file: str, mgmmol: str = "exact") -> pd.D
             continue
         f = 1.0 / _MG_PER_MMOL[mgmmol] if factor is None else factor
         alt_values = frame[alt].to_numpy(dtype=float, na_value=np.nan)
-        neg = alt_values < 0
-        if neg.any():
-            i = int(np.flatnonzero(neg)[0])
+        with np.errstate(over="ignore"):
+            converted = alt_values * f
+        found = ranges.first_problem(canon, converted)
+        if found is not None:
+            i, why = found
             raise InputError(
-                f"negative value {alt_values[i]:g}",
+                f"value {format_number(alt_values[i])} "
+                f"(= {format_number(converted[i])} as {canon}): {why}",
                 file=file,
                 row=_rownum(frame, i),
                 column=alt,
             )
-        converted = alt_values * f
         if canon in frame.columns:
             canon_values = frame[canon].to_numpy(dtype=float, na_value=np.nan)
             both = ~np.isnan(converted) & ~np.isnan(canon_values)
@@ -270,7 +365,9 @@ def _join_subjects(visits: pd.DataFrame, subjects: pd.DataFrame, file: str) -> p
     return visits
 
 
-def load_events(source: TableSource, visits: pd.DataFrame) -> tuple[pd.DataFrame, list[Issue]]:
+def load_events(
+    source: TableSource, visits: pd.DataFrame, *, ranges: Ranges = RANGES
+) -> tuple[pd.DataFrame, list[Issue]]:
     """Load the events table: subject_id, date (or study_day), descriptor, attributed_to_sle."""
     frame, name = read_table(source, "events")
     frame = _number_rows(frame)
@@ -305,6 +402,14 @@ def load_events(source: TableSource, visits: pd.DataFrame) -> tuple[pd.DataFrame
             raise InputError("events are dated but the visit table has no visit_date", file=name)
     else:
         _coerce_numeric(frame, "study_day", name, integer=True)
+        days = frame["study_day"].to_numpy(dtype=float)
+        found = ranges.first_problem(S.STUDY_DAY, days)
+        if found is not None:
+            i, why = found
+            value = format_number(days[i])
+            raise InputError(
+                f"value {value}: {why}", file=name, row=_rownum(frame, i), column="study_day"
+            )
         if S.STUDY_DAY not in visits.columns:
             raise InputError("events use study_day but the visit table has none", file=name)
     if "attributed_to_sle" in frame.columns:
@@ -331,15 +436,20 @@ def load_events(source: TableSource, visits: pd.DataFrame) -> tuple[pd.DataFrame
 
 
 def prepare_visits(
-    frame: pd.DataFrame, file: str, *, mgmmol: str = "exact", numbered: bool = False
+    frame: pd.DataFrame,
+    file: str,
+    *,
+    mgmmol: str = "exact",
+    numbered: bool = False,
+    ranges: Ranges = RANGES,
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Check and coerce a raw visit table; return it with the warnings found."""
     if not numbered:
         frame = _number_rows(frame)
     warnings = raise_first_error(run_checks(frame, file, STRUCTURE_CHECKS))
     frame = coerce_types(frame, file)
-    frame = convert_units(frame, file, mgmmol)
-    warnings += raise_first_error(run_checks(frame, file, VALUE_CHECKS))
+    frame = convert_units(frame, file, mgmmol, ranges)
+    warnings += raise_first_error(run_checks(frame, file, value_checks(ranges)))
     if len(frame) == 0:
         raise InputError("the visit table has no rows", file=file)
     frame["_file"] = file
@@ -352,22 +462,41 @@ def load_visits(
     events: TableSource | None = None,
     *,
     upcr_mgmmol_convention: str = "exact",
+    ranges: Ranges | None = None,
+    visits_name: str | None = None,
 ) -> VisitData:
-    """Load and check a visit table, joining an optional subjects table and events table."""
+    """Load and check a visit table, joining an optional subjects table and events table.
+
+    Every number is checked against ``ranges`` (default: :data:`lupusim.clinical.RANGES`;
+    build another with ``RANGES.override``); overridden ranges are listed in the warnings.
+    ``visits_name`` names a DataFrame in messages (default ``<visits DataFrame>``).
+    """
+    table = RANGES if ranges is None else ranges
     frame, name = read_table(visits, "visits")
-    frame, warnings = prepare_visits(frame, name, mgmmol=upcr_mgmmol_convention)
+    if visits_name is not None and isinstance(visits, pd.DataFrame):
+        name = visits_name
+    frame, warnings = prepare_visits(frame, name, mgmmol=upcr_mgmmol_convention, ranges=table)
     sources = {"visits": name}
     if subjects is not None:
         sub, sub_name = read_table(subjects, "subjects")
         sub = _number_rows(sub)
+        warnings += raise_first_error(run_checks(sub, sub_name, (check_unknown_columns,)))
         sub = coerce_types(sub, sub_name)
-        sub = convert_units(sub, sub_name, upcr_mgmmol_convention)
-        warnings += raise_first_error(run_checks(sub, sub_name, (VALUE_CHECKS[0], VALUE_CHECKS[2])))
+        sub = convert_units(sub, sub_name, upcr_mgmmol_convention, table)
+        warnings += raise_first_error(run_checks(sub, sub_name, (range_check(table), check_sex)))
         frame = _join_subjects(frame, sub, sub_name)
         sources["subjects"] = sub_name
     ev = None
     if events is not None:
-        ev, ev_warnings = load_events(events, frame)
+        ev, ev_warnings = load_events(events, frame, ranges=table)
         warnings += ev_warnings
         sources["events"] = str(ev["_file"].iat[0]) if len(ev) else "<events>"
-    return VisitData(visits=frame, events=ev, warnings=warnings, sources=sources)
+    warnings += [Issue("warning", note) for note in table.override_notes()]
+    return VisitData(
+        visits=frame,
+        events=ev,
+        warnings=warnings,
+        sources=sources,
+        missing=missing_counts(frame),
+        ranges_overridden=table.overridden,
+    )

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from lupusim._yaml import load_yaml
+from lupusim.clinical._ranges import format_number
 from lupusim.clinical.report import render_report
 from lupusim.clinical.schema import ScoringConfig
 from lupusim.clinical.score import ScoreResult
@@ -45,21 +47,41 @@ def load_config(path: str | Path | None) -> ScoringConfig:
         raise InputError("no such file", file=str(p))
     try:
         text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        if p.suffix.lower() == ".json":
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        else:
+            data = load_yaml(text)
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
-            f"cannot parse configuration: {str(exc).splitlines()[0]}", file=str(p)
+            f"cannot parse configuration: {' '.join(str(exc).split())}", file=str(p)
         ) from exc
+    except RecursionError as exc:
+        raise InputError("cannot parse configuration: nested too deeply", file=str(p)) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InputError("configuration must be a mapping of knob: value", file=str(p))
     try:
-        return ScoringConfig(**data)
+        return ScoringConfig(**{str(k): v for k, v in data.items()})
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(x) for x in err.get("loc", ())) or None
-        raise InputError(str(err.get("msg", "invalid value")), file=str(p), column=key) from exc
+        msg = "not a finite number" if err["type"] == "finite_number" else str(err["msg"])
+        value = err.get("input")
+        if isinstance(value, str | int | float | bool) and err["type"] != "missing":
+            shown = format_number(value) if isinstance(value, float) else repr(value)
+            msg = f"value {shown}: {msg}"
+        raise InputError(" ".join(msg.split()), file=str(p), column=key) from exc
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
 
 
 def _json_default(obj: Any) -> Any:

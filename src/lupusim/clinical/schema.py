@@ -2,9 +2,10 @@
 
 The visit table is the contract of ../shared/DESIGN.md ("Visit table"): one row per
 subject and visit, observable names carry their unit. This module names every column
-the instruments read, their types and plausible ranges, the 24 SLEDAI descriptors with
-their weights (Bombardier 1992; Gladman 2002), the nine BILAG-2004 systems
-(Isenberg/Yee) and the pydantic model of the configuration knobs of SPEC §10.
+the instruments read and their types (their ranges are in :mod:`lupusim.clinical._ranges`),
+the 24 SLEDAI descriptors with their weights (Bombardier 1992; Gladman 2002), the nine
+BILAG-2004 systems (Isenberg/Yee) and the pydantic model of the configuration knobs of
+SPEC §10.
 """
 
 from __future__ import annotations
@@ -28,38 +29,39 @@ REQUIRED_COLUMNS: tuple[str, ...] = (SUBJECT, VISIT)
 TIME_COLUMNS: tuple[str, ...] = (VISIT_DATE, STUDY_DAY)
 
 # ---------------------------------------------------------------------------------
-# Numeric columns with their allowed range (inclusive); None = unbounded.
+# Numeric columns (canonical units). Their possible and plausible ranges, with sources,
+# are the one range table of lupusim.clinical._ranges.
 # ---------------------------------------------------------------------------------
 
-NUMERIC_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "age_years": (0.0, 130.0),
-    "weight_kg": (0.0, None),
-    "height_cm": (0.0, None),
-    "upcr_g_per_g": (0.0, None),
-    "protein_24h_g": (0.0, None),
-    "creatinine_mg_dl": (0.0, None),
-    "cystatin_c_mg_l": (0.0, None),
-    "egfr_ml_min_1_73m2": (0.0, None),
-    "egfr_preflare_ml_min_1_73m2": (0.0, None),
-    "albumin_g_l": (0.0, None),
-    "c3_g_l": (0.0, None),
-    "c4_g_l": (0.0, None),
-    "c3_lln_g_l": (0.0, None),
-    "c4_lln_g_l": (0.0, None),
-    "anti_dsdna_iu_ml": (0.0, None),
-    "anti_dsdna_uln_iu_ml": (0.0, None),
-    "anti_dsdna_farr_pct": (0.0, 100.0),
-    "platelets_1e9_l": (0.0, None),
-    "wbc_1e9_l": (0.0, None),
-    "lymphocytes_1e9_l": (0.0, None),
-    "haemoglobin_g_dl": (0.0, None),
-    "urine_rbc_per_hpf": (0.0, None),
-    "urine_wbc_per_hpf": (0.0, None),
-    "temperature_c": (25.0, 45.0),
-    "prednisone_mg_day": (0.0, None),
-    "pga": (0.0, 3.0),
-    "arthritis_joints": (0.0, 66.0),
-}
+_NUMERIC_LABS: tuple[str, ...] = (
+    "age_years",
+    "weight_kg",
+    "height_cm",
+    "upcr_g_per_g",
+    "protein_24h_g",
+    "creatinine_mg_dl",
+    "cystatin_c_mg_l",
+    "egfr_ml_min_1_73m2",
+    "egfr_preflare_ml_min_1_73m2",
+    "albumin_g_l",
+    "c3_g_l",
+    "c4_g_l",
+    "c3_lln_g_l",
+    "c4_lln_g_l",
+    "anti_dsdna_iu_ml",
+    "anti_dsdna_uln_iu_ml",
+    "anti_dsdna_farr_pct",
+    "platelets_1e9_l",
+    "wbc_1e9_l",
+    "lymphocytes_1e9_l",
+    "haemoglobin_g_dl",
+    "urine_rbc_per_hpf",
+    "urine_wbc_per_hpf",
+    "temperature_c",
+    "prednisone_mg_day",
+    "pga",
+    "arthritis_joints",
+)
 
 # SLICC/ACR Damage Index items (Gladman 1996; SPEC §4.1): column -> maximum points.
 # Values are points (0, 1 or 2 where "score 2 if >1"); booleans read as 0/1.
@@ -106,8 +108,8 @@ SDI_ITEMS: dict[str, int] = {
     "sdi_diabetes": 1,
     "sdi_malignancy": 2,
 }
-NUMERIC_RANGES.update({name: (0.0, float(m)) for name, m in SDI_ITEMS.items()})
-NUMERIC_RANGES["sdi"] = (0.0, 47.0)
+#: Every numeric column of the visit table (study_day aside), canonical units.
+NUMERIC_COLUMNS: tuple[str, ...] = (*_NUMERIC_LABS, *SDI_ITEMS, "sdi")
 
 INTEGER_COLUMNS: frozenset[str] = frozenset({STUDY_DAY, "arthritis_joints"})
 
@@ -282,6 +284,14 @@ BILAG_GRADES: tuple[str, ...] = ("A", "B", "C", "D", "E")
 
 SEXES: frozenset[str] = frozenset({"F", "M"})
 
+#: Every input column an instrument reads (others are kept, with a warning).
+KNOWN_COLUMNS: frozenset[str] = frozenset(
+    {*REQUIRED_COLUMNS, *TIME_COLUMNS, BASELINE, "sex", *NUMERIC_COLUMNS}
+    | set(ALTERNATIVE_UNITS)
+    | BOOLEAN_COLUMNS
+    | set(BILAG_COLUMNS)
+)
+
 SledaiVersion = Literal["SLEDAI-2K", "SELENA-SLEDAI", "SLEDAI-1992", "SLEDAI-S2K"]
 RenalCriterion = Literal[
     "KDIGO-2024",
@@ -306,7 +316,7 @@ class ScoringConfig(BaseModel):
     explained in docs/clinical.md.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # --- SLEDAI (SPEC §1) ---
     sledai_version: SledaiVersion = Field(

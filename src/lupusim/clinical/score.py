@@ -21,6 +21,7 @@ from lupusim.clinical import damage as D
 from lupusim.clinical import renal as R
 from lupusim.clinical import renal_flare as RF
 from lupusim.clinical import schema as S
+from lupusim.clinical._ranges import Ranges
 from lupusim.clinical.adam import to_adam
 from lupusim.clinical.context import build_context
 from lupusim.clinical.doris import doris
@@ -68,6 +69,10 @@ class ScoreResult:
     config: S.ScoringConfig
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    #: empty cells per input column of the visit table (after the subjects join)
+    missing: dict[str, int] = field(default_factory=dict)
+    #: plausible ranges that replaced the defaults: name -> (low, high)
+    ranges_overridden: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @cached_property
     def adam(self) -> pd.DataFrame:
@@ -77,7 +82,10 @@ class ScoreResult:
     @cached_property
     def summary(self) -> dict[str, Any]:
         """JSON-able counts per instrument, warnings, configuration and inputs."""
-        return _summary(self.scores, self.config, self.warnings, self.sources)
+        summary = _summary(self.scores, self.config, self.warnings, self.sources)
+        summary["missing_values"] = dict(self.missing)
+        summary["ranges_overridden"] = {k: list(v) for k, v in self.ranges_overridden.items()}
+        return summary
 
 
 def order_visits(frame: pd.DataFrame) -> pd.DataFrame:
@@ -199,12 +207,21 @@ def score_visits(
     *,
     subjects: TableSource | None = None,
     events: TableSource | None = None,
+    ranges: Ranges | None = None,
 ) -> ScoreResult:
-    """Score every subject-visit of a visit table with every instrument."""
+    """Score every subject-visit of a visit table with every instrument.
+
+    A table that is not yet a :class:`VisitData` is loaded with :func:`load_visits`,
+    its numbers checked against ``ranges`` (default: the range table).
+    """
     cfg = config or S.ScoringConfig()
     if not isinstance(data, VisitData):
         data = load_visits(
-            data, subjects, events, upcr_mgmmol_convention=cfg.upcr_mgmmol_convention
+            data,
+            subjects,
+            events,
+            upcr_mgmmol_convention=cfg.upcr_mgmmol_convention,
+            ranges=ranges,
         )
     frame = order_visits(data.visits)
     if cfg.impute_missing_visits:
@@ -287,7 +304,14 @@ def score_visits(
             f"eGFR unavailable on {int(no_egfr.sum())} visit(s) (creatinine, age or sex missing)"
         )
 
-    return ScoreResult(scores=out, config=cfg, warnings=warnings, sources=dict(data.sources))
+    return ScoreResult(
+        scores=out,
+        config=cfg,
+        warnings=warnings,
+        sources=dict(data.sources),
+        missing=dict(data.missing),
+        ranges_overridden=dict(data.ranges_overridden),
+    )
 
 
 def _summary(

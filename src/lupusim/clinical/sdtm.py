@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from lupusim.clinical import schema as S
+from lupusim.clinical._ranges import RANGES, Ranges, format_number, why_not_a_number
+from lupusim.clinical.load import read_csv_text, refuse_duplicate_columns
 from lupusim.errors import InputError
 
 DOMAINS: tuple[str, ...] = ("dm", "lb", "vs", "cm", "rs", "qs")
@@ -82,6 +84,9 @@ BILAG_NAMES = {
     "haematological": ("HAEMATOLOGICAL", "HEMATOLOGICAL"),
 }
 PRESENT = frozenset({"PRESENT", "Y", "YES", "POSITIVE", "1"})
+#: DM SEX (CDISC C66731): F and M are used by the eGFR equations; U and UNDIFFERENTIATED
+#: are read as unknown (missing).
+SDTM_SEX: dict[str, str | None] = {"F": "F", "M": "M", "U": None, "UNDIFFERENTIATED": None}
 
 
 def _find(folder: Path, domain: str) -> Path | None:
@@ -112,12 +117,24 @@ def _read_xpt(path: Path) -> pd.DataFrame:
 
 
 def read_domain(path: Path) -> pd.DataFrame:
-    """One SDTM dataset (XPT or CSV) with upper-case column names and text stripped."""
+    """One SDTM dataset (XPT or CSV) with upper-case column names and text stripped.
+
+    CSV is read as :func:`lupusim.clinical.load.read_csv_text` reads visit tables: only an
+    empty cell is missing, and a column given twice is an error.
+    """
     try:
-        frame = _read_xpt(path) if path.suffix.lower() == ".xpt" else pd.read_csv(path, dtype=str)
+        frame = _read_xpt(path) if path.suffix.lower() == ".xpt" else read_csv_text(path)
     except Exception as exc:
-        raise InputError(f"cannot read: {str(exc).splitlines()[0]}", file=str(path)) from exc
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot read: {first}", file=str(path)) from exc
+    if path.suffix.lower() != ".xpt":
+        refuse_duplicate_columns(frame, str(path))
     frame.columns = [str(c).strip().upper() for c in frame.columns]
+    if frame.columns.duplicated().any():
+        col = str(frame.columns[frame.columns.duplicated()][0])
+        raise InputError(
+            "duplicate column (names are not case-sensitive)", file=str(path), column=col
+        )
     for col in frame.columns:
         if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
             frame[col] = frame[col].map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -142,15 +159,49 @@ def _upper(values: np.ndarray) -> np.ndarray:
     return np.array([v.strip().upper() if isinstance(v, str) else "" for v in values], dtype=object)
 
 
-def _numbers(values: np.ndarray) -> np.ndarray:
-    return np.asarray(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float)
+def _numbers(frame: pd.DataFrame, name: str, file: Path, *, text_ok: bool = False) -> np.ndarray:
+    """A numeric column as floats (NaN where empty or absent).
+
+    A value that is not finite (``inf``, the text ``nan``, ``1e400``) is an error naming
+    file, row and column; so is other text, unless ``text_ok`` (character results such
+    as ``--ORRES``, where text like ``NEGATIVE`` is read by the rules that want it).
+    """
+    raw = _col(frame, name)
+    values = np.asarray(pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce"), dtype=float)
+    for i, cell in enumerate(raw):
+        if cell is None or (not isinstance(cell, str) and bool(pd.isna(cell))):
+            continue
+        if np.isinf(values[i]):
+            why = f"value {cell}: not a finite number"
+        elif np.isnan(values[i]):
+            why = why_not_a_number(str(cell))
+            if text_ok and why.startswith("expected a number"):
+                continue
+        else:
+            continue
+        raise InputError(why, file=str(file), row=i + 1, column=name)
+    return values
+
+
+def _check(
+    ranges: Ranges, col: str, raw: float, factor: float, file: Path, row: int, column: str
+) -> float:
+    """``raw × factor`` as ``col``, or an error naming the record if it is out of range."""
+    value = raw * factor
+    why = ranges.why(col, value)
+    if why is None:
+        return value
+    shown = format_number(raw)
+    if factor != 1.0:
+        shown += f" (= {format_number(value)} as {col})"
+    raise InputError(f"value {shown}: {why}", file=str(file), row=row, column=column)
 
 
 def _visit_keys(frame: pd.DataFrame, prefix: str, file: Path) -> list[dict[str, object]]:
     """USUBJID, visit label, visit number, date and day of each record."""
     n = len(frame)
     subj = [str(v) for v in _col(frame, "USUBJID")]
-    num = _numbers(_col(frame, "VISITNUM"))
+    num = _numbers(frame, "VISITNUM", file)
     if "VISIT" in frame.columns:
         label = list(_col(frame, "VISIT"))
     elif "VISITNUM" in frame.columns:
@@ -159,23 +210,33 @@ def _visit_keys(frame: pd.DataFrame, prefix: str, file: Path) -> list[dict[str, 
         raise InputError("missing VISIT or VISITNUM", file=str(file))
     dtc = _col(frame, f"{prefix}DTC")
     date = [str(v)[:10] if isinstance(v, str) else None for v in dtc]
-    day = _numbers(_col(frame, f"{prefix}DY"))
+    day_col = f"{prefix}DY"
+    day = _numbers(frame, day_col, file)
     if np.isnan(day).all():
-        day = _numbers(_col(frame, "VISITDY"))
+        day_col = "VISITDY"
+        day = _numbers(frame, day_col, file)
+    found = RANGES.first_problem(S.STUDY_DAY, day)
+    if found is not None:
+        i, why = found
+        raise InputError(
+            f"value {format_number(day[i])}: {why}", file=str(file), row=i + 1, column=day_col
+        )
     return [
         {"USUBJID": subj[i], "VISIT": label[i], "VISITNUM": num[i], "DATE": date[i], "DAY": day[i]}
         for i in range(n)
     ]
 
 
-def _value_unit(frame: pd.DataFrame, prefix: str) -> tuple[np.ndarray, np.ndarray, str, str]:
+def _value_unit(
+    frame: pd.DataFrame, prefix: str, file: Path
+) -> tuple[np.ndarray, np.ndarray, str, str]:
     """Numeric result and upper-case unit (standardised result where given)."""
-    std = _numbers(_col(frame, f"{prefix}STRESN"))
+    std = _numbers(frame, f"{prefix}STRESN", file)
     if not np.isnan(std).all():
         vcol, ucol, val = f"{prefix}STRESN", f"{prefix}STRESU", std
     else:
         vcol, ucol = f"{prefix}ORRES", f"{prefix}ORRESU"
-        val = _numbers(_col(frame, vcol))
+        val = _numbers(frame, vcol, file, text_ok=True)
     unit = np.array([u.replace(" ", "") for u in _upper(_col(frame, ucol))], dtype=object)
     return val, unit, vcol, ucol
 
@@ -188,26 +249,31 @@ def _factor(units: dict[str, float | None], unit: str, mgmmol: float) -> float |
     return None
 
 
-def _lb_records(lb: pd.DataFrame, file: Path, mgmmol: float) -> pd.DataFrame:
+def _lb_records(lb: pd.DataFrame, file: Path, mgmmol: float, ranges: Ranges) -> pd.DataFrame:
     _require(lb, ("USUBJID", "LBTESTCD"), file)
     keys = _visit_keys(lb, "LB", file)
-    val, unit, vcol, ucol = _value_unit(lb, "LB")
+    val, unit, vcol, ucol = _value_unit(lb, "LB", file)
+    raw = _col(lb, vcol)
     spec = _upper(_col(lb, "LBSPEC"))
     text = _upper(_col(lb, "LBSTRESC" if "LBSTRESC" in lb.columns else "LBORRES"))
-    lo_all = _numbers(_col(lb, "LBSTNRLO"))
-    hi_all = _numbers(_col(lb, "LBSTNRHI"))
+    lo_all = _numbers(lb, "LBSTNRLO", file)
+    hi_all = _numbers(lb, "LBSTNRHI", file)
     nrind = _upper(_col(lb, "LBNRIND"))
     rows: list[dict[str, object]] = []
     for i, code in enumerate(_upper(_col(lb, "LBTESTCD"))):
         rownum = i + 1
         v, u, base = float(val[i]), str(unit[i]), keys[i]
         if not np.isnan(v) and v < 0:
-            raise InputError(f"negative value {v:g}", file=str(file), row=rownum, column=vcol)
+            raise InputError(
+                f"value {format_number(v)}: negative value", file=str(file), row=rownum, column=vcol
+            )
         if code in URINE_COUNTS and spec[i] == "URINE":
             if not np.isnan(v) and u and u not in HPF_UNITS:
                 raise InputError(
                     f"unknown unit {u!r} for urine {code}", file=str(file), row=rownum, column=ucol
                 )
+            if not np.isnan(v):
+                v = _check(ranges, URINE_COUNTS[code], v, 1.0, file, rownum, vcol)
             rows.append({**base, "col": URINE_COUNTS[code], "val": v})
         elif code == "WBC":
             f = _factor({"10^9/L": 1.0, "10^3/UL": 1.0, "GI/L": 1.0}, u, mgmmol)
@@ -215,7 +281,9 @@ def _lb_records(lb: pd.DataFrame, file: Path, mgmmol: float) -> pd.DataFrame:
                 raise InputError(
                     f"unknown unit {u!r} for WBC", file=str(file), row=rownum, column=ucol
                 )
-            rows.append({**base, "col": "wbc_1e9_l", "val": v * (f or 1.0)})
+            if not np.isnan(v):
+                v = _check(ranges, "wbc_1e9_l", v, f or 1.0, file, rownum, vcol)
+            rows.append({**base, "col": "wbc_1e9_l", "val": v})
         elif code in CAST_CODES:
             present = (not np.isnan(v) and v > 0) or text[i] in PRESENT
             rows.append({**base, "col": "urinary_casts", "val": bool(present)})
@@ -227,24 +295,36 @@ def _lb_records(lb: pd.DataFrame, file: Path, mgmmol: float) -> pd.DataFrame:
         elif code in LB_MAP:
             col, units = LB_MAP[code]
             if np.isnan(v):
+                cell = raw[i]
+                if isinstance(cell, str) and cell.strip():
+                    raise InputError(
+                        f"expected a number for {code}, got {cell.strip()!r}",
+                        file=str(file),
+                        row=rownum,
+                        column=vcol,
+                    )
                 continue
             f = _factor(units, u, mgmmol)
             if f is None:
                 raise InputError(
                     f"unknown unit {u!r} for {code}", file=str(file), row=rownum, column=ucol
                 )
-            rows.append({**base, "col": col, "val": v * f})
+            rows.append({**base, "col": col, "val": _check(ranges, col, v, f, file, rownum, vcol)})
             if code in ("C3", "C4") and not np.isnan(lo_all[i]):
-                rows.append({**base, "col": f"{col[:2]}_lln_g_l", "val": float(lo_all[i]) * f})
+                lln = f"{col[:2]}_lln_g_l"
+                value = _check(ranges, lln, float(lo_all[i]), f, file, rownum, "LBSTNRLO")
+                rows.append({**base, "col": lln, "val": value})
             if code == "DDNAIGAB" and not np.isnan(hi_all[i]):
-                rows.append({**base, "col": "anti_dsdna_uln_iu_ml", "val": float(hi_all[i]) * f})
+                uln = "anti_dsdna_uln_iu_ml"
+                value = _check(ranges, uln, float(hi_all[i]), f, file, rownum, "LBSTNRHI")
+                rows.append({**base, "col": uln, "val": value})
     return pd.DataFrame(rows)
 
 
-def _vs_records(vs: pd.DataFrame, file: Path) -> pd.DataFrame:
+def _vs_records(vs: pd.DataFrame, file: Path, ranges: Ranges) -> pd.DataFrame:
     _require(vs, ("USUBJID", "VSTESTCD"), file)
     keys = _visit_keys(vs, "VS", file)
-    val, unit, _, ucol = _value_unit(vs, "VS")
+    val, unit, vcol, ucol = _value_unit(vs, "VS", file)
     rows: list[dict[str, object]] = []
     for i, code in enumerate(_upper(_col(vs, "VSTESTCD"))):
         v, u, base = float(val[i]), str(unit[i]), keys[i]
@@ -252,18 +332,20 @@ def _vs_records(vs: pd.DataFrame, file: Path) -> pd.DataFrame:
             continue
         if code == "TEMP":
             if u in ("C", "DEGC", "CELSIUS"):
-                rows.append({**base, "col": "temperature_c", "val": v})
+                c = _check(ranges, "temperature_c", v, 1.0, file, i + 1, vcol)
+                rows.append({**base, "col": "temperature_c", "val": c})
             elif u in ("F", "DEGF", "FAHRENHEIT"):
-                rows.append({**base, "col": "temperature_c", "val": (v - 32.0) * 5.0 / 9.0})
+                c = _check(ranges, "temperature_c", v - 32.0, 5.0 / 9.0, file, i + 1, vcol)
+                rows.append({**base, "col": "temperature_c", "val": c})
             else:
                 raise InputError(
                     f"unknown unit {u!r} for TEMP", file=str(file), row=i + 1, column=ucol
                 )
         elif code == "WEIGHT":
-            if u == "KG":
-                rows.append({**base, "col": "weight_kg", "val": v})
-            elif u in ("LB", "LBS"):
-                rows.append({**base, "col": "weight_kg", "val": v * 0.45359237})
+            if u in ("KG", "LB", "LBS"):
+                f = 1.0 if u == "KG" else 0.45359237
+                kg = _check(ranges, "weight_kg", v, f, file, i + 1, vcol)
+                rows.append({**base, "col": "weight_kg", "val": kg})
             else:
                 raise InputError(
                     f"unknown unit {u!r} for WEIGHT", file=str(file), row=i + 1, column=ucol
@@ -271,7 +353,7 @@ def _vs_records(vs: pd.DataFrame, file: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _rs_records(rs: pd.DataFrame, file: Path, prefix: str) -> pd.DataFrame:
+def _rs_records(rs: pd.DataFrame, file: Path, prefix: str, ranges: Ranges) -> pd.DataFrame:
     _require(rs, ("USUBJID", f"{prefix}TESTCD"), file)
     keys = _visit_keys(rs, prefix, file)
     cat = _upper(_col(rs, f"{prefix}CAT"))
@@ -280,13 +362,17 @@ def _rs_records(rs: pd.DataFrame, file: Path, prefix: str) -> pd.DataFrame:
     res = _upper(
         _col(rs, f"{prefix}STRESC" if f"{prefix}STRESC" in rs.columns else f"{prefix}ORRES")
     )
-    num = _numbers(_col(rs, f"{prefix}STRESN"))
-    num = np.where(np.isnan(num), _numbers(_col(rs, f"{prefix}ORRES")), num)
+    stresn = _numbers(rs, f"{prefix}STRESN", file)
+    num = np.where(np.isnan(stresn), _numbers(rs, f"{prefix}ORRES", file, text_ok=True), stresn)
     rows: list[dict[str, object]] = []
     for i in range(len(rs)):
         c, k, r, base = code[i], cat[i], res[i], keys[i]
         if c == "PGA" or "PHYSICIAN GLOBAL" in k:
-            rows.append({**base, "col": "pga", "val": float(num[i])})
+            pga = float(num[i])
+            if not np.isnan(pga):
+                where = f"{prefix}STRESN" if not np.isnan(stresn[i]) else f"{prefix}ORRES"
+                pga = _check(ranges, "pga", pga, 1.0, file, i + 1, where)
+            rows.append({**base, "col": "pga", "val": pga})
         elif k == "SLEDAI-2K" and c.startswith("SLD2K1") and c[6:].isdigit():
             n = int(c[6:])
             if 1 <= n <= 24:
@@ -303,15 +389,16 @@ def _rs_records(rs: pd.DataFrame, file: Path, prefix: str) -> pd.DataFrame:
 
 def _dates(values: np.ndarray) -> np.ndarray:
     text = [str(v)[:10] if isinstance(v, str) else None for v in values]
-    return np.asarray(pd.to_datetime(pd.Series(text, dtype=object), errors="coerce"))
+    dates = pd.to_datetime(pd.Series(text, dtype=object), format="ISO8601", errors="coerce")
+    return np.asarray(dates)
 
 
-def _cm_columns(cm: pd.DataFrame, file: Path, visits: pd.DataFrame) -> pd.DataFrame:
+def _cm_columns(cm: pd.DataFrame, file: Path, visits: pd.DataFrame, ranges: Ranges) -> pd.DataFrame:
     """prednisone_mg_day and rescue_therapy on each visit from CM start/end dates."""
     _require(cm, ("USUBJID",), file)
     name = _upper(_col(cm, "CMDECOD" if "CMDECOD" in cm.columns else "CMTRT"))
     start, end = _dates(_col(cm, "CMSTDTC")), _dates(_col(cm, "CMENDTC"))
-    dose = _numbers(_col(cm, "CMDOSE"))
+    dose = _numbers(cm, "CMDOSE", file)
     freq = _upper(_col(cm, "CMDOSFRQ"))
     cats = _upper(_col(cm, "CMCAT")) + " " + _upper(_col(cm, "CMSCAT"))
     subj_cm = [str(v) for v in _col(cm, "USUBJID")]
@@ -332,18 +419,30 @@ def _cm_columns(cm: pd.DataFrame, file: Path, visits: pd.DataFrame) -> pd.DataFr
                 continue
             if dose[i] < 0:
                 raise InputError(
-                    f"negative dose {dose[i]:g}", file=str(file), row=i + 1, column="CMDOSE"
+                    f"value {format_number(dose[i])}: negative dose",
+                    file=str(file),
+                    row=i + 1,
+                    column="CMDOSE",
                 )
-            daily = dose[i] * FREQUENCY.get(str(freq[i]) or "QD", 1.0) * GLUCOCORTICOIDS[name[i]]
-            pred[active] += daily
+            factor = FREQUENCY.get(str(freq[i]) or "QD", 1.0) * GLUCOCORTICOIDS[name[i]]
+            pred[active] += _check(
+                ranges, "prednisone_mg_day", float(dose[i]), factor, file, i + 1, "CMDOSE"
+            )
     out = pd.DataFrame(index=visits.index)
     out["prednisone_mg_day"] = pred if any_gc else np.full(len(visits), np.nan)
     out["rescue_therapy"] = rescue
     return out
 
 
-def read_sdtm(folder: str | Path, *, upcr_mgmmol_convention: str = "exact") -> pd.DataFrame:
-    """A raw visit table (canonical column names) from an SDTM folder."""
+def read_sdtm(
+    folder: str | Path, *, upcr_mgmmol_convention: str = "exact", ranges: Ranges | None = None
+) -> pd.DataFrame:
+    """A raw visit table (canonical column names) from an SDTM folder.
+
+    Every number is checked on its record (file, row, column) against ``ranges``
+    (default: the range table), after unit conversion.
+    """
+    table = RANGES if ranges is None else ranges
     root = Path(folder)
     if not root.is_dir():
         raise InputError("no such folder", file=str(root))
@@ -354,15 +453,24 @@ def read_sdtm(folder: str | Path, *, upcr_mgmmol_convention: str = "exact") -> p
     dm_path = paths["dm"]
     dm = read_domain(dm_path)
     _require(dm, ("USUBJID",), dm_path)
+    dup = dm["USUBJID"].astype(str).duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(
+            f"duplicate subject {dm['USUBJID'].iat[i]!s}",
+            file=str(dm_path),
+            row=i + 1,
+            column="USUBJID",
+        )
     parts = []
     if paths["lb"] is not None:
-        parts.append(_lb_records(read_domain(paths["lb"]), paths["lb"], mgmmol))
+        parts.append(_lb_records(read_domain(paths["lb"]), paths["lb"], mgmmol, table))
     if paths["vs"] is not None:
-        parts.append(_vs_records(read_domain(paths["vs"]), paths["vs"]))
+        parts.append(_vs_records(read_domain(paths["vs"]), paths["vs"], table))
     for d, prefix in (("rs", "RS"), ("qs", "QS")):
         p = paths[d]
         if p is not None:
-            parts.append(_rs_records(read_domain(p), p, prefix))
+            parts.append(_rs_records(read_domain(p), p, prefix, table))
     parts = [p for p in parts if len(p)]
     if not parts:
         raise InputError("no visit data in LB, VS, RS or QS", file=str(root))
@@ -398,11 +506,22 @@ def read_sdtm(folder: str | Path, *, upcr_mgmmol_convention: str = "exact") -> p
             out[col] = wide[col].to_numpy()
     dmi = dm.set_index(dm["USUBJID"].astype(str))
     if "SEX" in dmi:
-        out["sex"] = out["subject_id"].map(dmi["SEX"])
+        sex = _upper(_col(dm, "SEX"))
+        for i, value in enumerate(sex):
+            if value and value not in SDTM_SEX:
+                raise InputError(
+                    f"sex {value!r} is not F, M or U", file=str(dm_path), row=i + 1, column="SEX"
+                )
+        mapped = [SDTM_SEX.get(v) for v in sex]
+        out["sex"] = out["subject_id"].map(pd.Series(mapped, index=dmi.index, dtype=object))
     if "AGE" in dmi:
-        out["age_years"] = out["subject_id"].map(pd.to_numeric(dmi["AGE"], errors="coerce"))
+        age = _numbers(dm, "AGE", dm_path)
+        for i, a in enumerate(age):
+            if not np.isnan(a):
+                _check(table, "age_years", float(a), 1.0, dm_path, i + 1, "AGE")
+        out["age_years"] = out["subject_id"].map(pd.Series(age, index=dmi.index))
     if paths["cm"] is not None and "visit_date" in out:
-        cmc = _cm_columns(read_domain(paths["cm"]), paths["cm"], out)
+        cmc = _cm_columns(read_domain(paths["cm"]), paths["cm"], out, table)
         out["prednisone_mg_day"] = cmc["prednisone_mg_day"].to_numpy()
         out["rescue_therapy"] = cmc["rescue_therapy"].to_numpy()
     return out.reset_index(drop=True)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lupusim.clinical import schema as S
+from lupusim.clinical._ranges import RANGES, Ranges, format_number
 from lupusim.errors import InputError
 
 ROW = "_row"
@@ -79,7 +80,7 @@ def check_required_columns(frame: pd.DataFrame, file: str) -> list[Issue]:
 
 def check_unit_columns(frame: pd.DataFrame, file: str) -> list[Issue]:
     """A unit-carrying column must be canonical or an accepted alternative (DESIGN.md)."""
-    known = set(S.NUMERIC_RANGES) | set(S.ALTERNATIVE_UNITS) | S.BOOLEAN_COLUMNS
+    known = set(S.NUMERIC_COLUMNS) | set(S.ALTERNATIVE_UNITS) | S.BOOLEAN_COLUMNS
     issues = []
     for col in frame.columns:
         name = str(col)
@@ -95,6 +96,32 @@ def check_unit_columns(frame: pd.DataFrame, file: str) -> list[Issue]:
             )
         )
     return issues
+
+
+def check_duplicate_columns(frame: pd.DataFrame, file: str) -> list[Issue]:
+    """A column name appears once."""
+    names = [str(c) for c in frame.columns]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return [Issue("error", "duplicate column", file, column=name)]
+        seen.add(name)
+    return []
+
+
+def check_unknown_columns(frame: pd.DataFrame, file: str) -> list[Issue]:
+    """Columns no instrument reads are kept but named in a warning (a typo is not silent)."""
+    unknown = [
+        str(c)
+        for c in frame.columns
+        if str(c) not in S.KNOWN_COLUMNS and not str(c).startswith("_")
+    ]
+    if not unknown:
+        return []
+    shown = ", ".join(unknown[:10]) + (
+        f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+    )
+    return [Issue("warning", f"column(s) not read by any instrument: {shown}", file)]
 
 
 def check_missing_ids(frame: pd.DataFrame, file: str) -> list[Issue]:
@@ -114,29 +141,34 @@ def check_missing_ids(frame: pd.DataFrame, file: str) -> list[Issue]:
 # ---------------------------------------------------------------------------------
 
 
-def check_ranges(frame: pd.DataFrame, file: str) -> list[Issue]:
-    """Negative labs, PGA outside 0-3 and other impossible values (DESIGN.md)."""
-    issues = []
-    for col, (lo, hi) in S.NUMERIC_RANGES.items():
-        if col not in frame.columns:
-            continue
-        values = frame[col].to_numpy(dtype=float, na_value=np.nan)
-        bad = np.zeros(len(values), dtype=bool)
-        if lo is not None:
-            bad |= values < lo
-        if hi is not None:
-            bad |= values > hi
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            v = values[i]
-            if col == "pga":
-                what = f"PGA {v:g} outside 0-3"
-            elif lo == 0.0 and v < 0:
-                what = f"negative value {v:g}"
-            else:
-                what = f"value {v:g} outside {lo:g}-{hi if hi is not None else 'inf'}"
-            issues.append(Issue("error", what, file, _row_of(frame, frame.index[i]), col))
-    return issues
+def range_check(ranges: Ranges = RANGES) -> Check:
+    """A check that every numeric column is finite and within ``ranges`` (``_ranges``)."""
+
+    def check_ranges(frame: pd.DataFrame, file: str) -> list[Issue]:
+        """Non-finite, impossible (negative labs, PGA outside 0-3) or implausible values."""
+        issues = []
+        for col in (*S.NUMERIC_COLUMNS, S.STUDY_DAY):
+            if col not in frame.columns:
+                continue
+            values = frame[col].to_numpy(dtype=float, na_value=np.nan)
+            found = ranges.first_problem(col, values)
+            if found is not None:
+                i, why = found
+                issues.append(
+                    Issue(
+                        "error",
+                        f"value {format_number(values[i])}: {why}",
+                        file,
+                        _row_of(frame, frame.index[i]),
+                        col,
+                    )
+                )
+        return issues
+
+    return check_ranges
+
+
+check_ranges = range_check()
 
 
 def check_pga_precision(frame: pd.DataFrame, file: str) -> list[Issue]:
@@ -257,19 +289,28 @@ def check_baseline_flag(frame: pd.DataFrame, file: str) -> list[Issue]:
 
 
 STRUCTURE_CHECKS: tuple[Check, ...] = (
+    check_duplicate_columns,
     check_required_columns,
     check_unit_columns,
+    check_unknown_columns,
     check_missing_ids,
 )
-VALUE_CHECKS: tuple[Check, ...] = (
-    check_ranges,
-    check_pga_precision,
-    check_sex,
-    check_bilag,
-    check_duplicates,
-    check_time_order,
-    check_baseline_flag,
-)
+
+
+def value_checks(ranges: Ranges = RANGES) -> tuple[Check, ...]:
+    """The checks of a coerced visit table, numbers checked against ``ranges``."""
+    return (
+        range_check(ranges),
+        check_pga_precision,
+        check_sex,
+        check_bilag,
+        check_duplicates,
+        check_time_order,
+        check_baseline_flag,
+    )
+
+
+VALUE_CHECKS: tuple[Check, ...] = value_checks()
 
 
 def run_checks(frame: pd.DataFrame, file: str, checks: Iterable[Check]) -> list[Issue]:

@@ -22,14 +22,18 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from lupusim._yaml import load_yaml
+from lupusim.clinical._ranges import RANGES, Ranges, format_number
 from lupusim.clinical.renal import RENAL_LEVEL_RULES
 from lupusim.clinical.score import SCORE_COLUMNS, YN_COLUMNS
 from lupusim.errors import InputError
@@ -96,7 +100,30 @@ def known_observables() -> dict[str, str]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys, wrong types (``true`` or ``"5"`` for a number) and non-finite numbers
+    (``.inf``, ``.nan``, ``1e400``) are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _ranges_of(info: ValidationInfo) -> Ranges:
+    """The range table of this validation (``context={"ranges": ...}``), else the default."""
+    context = info.context if isinstance(info.context, dict) else {}
+    table = context.get("ranges")
+    return table if isinstance(table, Ranges) else RANGES
+
+
+def _ranged(name: str) -> AfterValidator:
+    """Check a number against range ``name`` of the range table (``clinical._ranges``)."""
+
+    def check(value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None:
+            why = _ranges_of(info).why(name, float(value))
+            if why is not None:
+                raise ValueError(f"value {format_number(value)}: {why}")
+        return value
+
+    return AfterValidator(check)
 
 
 # ---------------------------------------------------------------------------------
@@ -105,7 +132,10 @@ class _Strict(BaseModel):
 
 
 class Criterion(_Strict):
-    """``observable op value`` at baseline, e.g. ``upcr_g_per_g >= 1`` (unit g/g)."""
+    """``observable op value`` at baseline, e.g. ``upcr_g_per_g >= 1`` (unit g/g).
+
+    ``value`` is checked against the observable's range where the range table has one.
+    """
 
     observable: str
     op: Op
@@ -121,10 +151,13 @@ class Criterion(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _unit_matches(self) -> Criterion:
+    def _unit_matches(self, info: ValidationInfo) -> Criterion:
         expected = known_observables()[self.observable]
         if self.unit is not None and self.unit != expected:
             raise ValueError(f"unit: {self.observable} is in {expected!r}, not {self.unit!r}")
+        why = _ranges_of(info).why(self.observable, self.value)
+        if why is not None:
+            raise ValueError(f"value: value {format_number(self.value)}: {why}")
         return self
 
     def holds(self, x: Any) -> Any:
@@ -201,8 +234,10 @@ class MSCSpec(_Strict):
 
     kind: Literal["msc"]
     day: float = Field(ge=0)
-    cells_per_kg: float | None = Field(default=None, gt=0)
-    cells: float | None = Field(default=None, gt=0)
+    cells_per_kg: Annotated[float | None, _ranged("dose_msc_cells_per_kg")] = Field(
+        default=None, gt=0
+    )
+    cells: Annotated[float | None, _ranged("dose_msc_cells")] = Field(default=None, gt=0)
     source: MscSource = "bm_allogeneic"
     viability: float = Field(default=1.0, gt=0, le=1)
 
@@ -224,9 +259,15 @@ class CyclophosphamideSpec(_Strict):
 
     kind: Literal["cyclophosphamide"]
     day: float = Field(ge=0)
-    dose_g_per_m2: float | None = Field(default=None, gt=0)
-    dose_mg: float | None = Field(default=None, gt=0)
-    dose_mg_per_kg: float | None = Field(default=None, gt=0)
+    dose_g_per_m2: Annotated[float | None, _ranged("dose_cyclophosphamide_g_per_m2")] = Field(
+        default=None, gt=0
+    )
+    dose_mg: Annotated[float | None, _ranged("dose_cyclophosphamide_mg")] = Field(
+        default=None, gt=0
+    )
+    dose_mg_per_kg: Annotated[float | None, _ranged("dose_cyclophosphamide_mg_per_kg")] = Field(
+        default=None, gt=0
+    )
 
     @model_validator(mode="after")
     def _one_dose(self) -> CyclophosphamideSpec:
@@ -247,7 +288,9 @@ class NihCyclophosphamideSpec(_Strict):
 
     kind: Literal["nih_cyclophosphamide"]
     start_day: float = Field(ge=0)
-    g_per_m2: float = Field(default=0.75, gt=0)
+    g_per_m2: Annotated[float, _ranged("dose_cyclophosphamide_g_per_m2")] = Field(
+        default=0.75, gt=0
+    )
     monthly: int = Field(default=6, ge=1)
     quarterly: int = Field(default=0, ge=0)
 
@@ -278,7 +321,7 @@ class PrednisoneSpec(_DailySpec):
     """Oral prednisone at a constant ``mg_per_day`` over [start_day, stop_day)."""
 
     kind: Literal["prednisone"]
-    mg_per_day: float = Field(gt=0)
+    mg_per_day: Annotated[float, _ranged("dose_prednisone_mg_per_day")] = Field(gt=0)
 
     def build(self) -> tuple[Dose, ...]:
         return (Prednisone(self.start_day, self.stop_day, self.mg_per_day),)
@@ -289,7 +332,7 @@ class MethylprednisoloneSpec(_Strict):
 
     kind: Literal["methylprednisolone"]
     day: float = Field(ge=0)
-    mg_per_day: float = Field(gt=0)
+    mg_per_day: Annotated[float, _ranged("dose_methylprednisolone_mg_per_day")] = Field(gt=0)
     days: int = Field(default=3, ge=1)
 
     def start_days(self) -> list[float]:
@@ -303,7 +346,7 @@ class MycophenolateSpec(_DailySpec):
     """Mycophenolate mofetil, ``g_per_day``."""
 
     kind: Literal["mycophenolate"]
-    g_per_day: float = Field(gt=0)
+    g_per_day: Annotated[float, _ranged("dose_mycophenolate_g_per_day")] = Field(gt=0)
 
     def build(self) -> tuple[Dose, ...]:
         return (Mycophenolate(self.start_day, self.stop_day, self.g_per_day),)
@@ -313,7 +356,7 @@ class AzathioprineSpec(_DailySpec):
     """Azathioprine, ``mg_per_kg_day``."""
 
     kind: Literal["azathioprine"]
-    mg_per_kg_day: float = Field(gt=0)
+    mg_per_kg_day: Annotated[float, _ranged("dose_azathioprine_mg_per_kg_day")] = Field(gt=0)
 
     def build(self) -> tuple[Dose, ...]:
         return (Azathioprine(self.start_day, self.stop_day, self.mg_per_kg_day),)
@@ -323,7 +366,7 @@ class HydroxychloroquineSpec(_DailySpec):
     """Hydroxychloroquine, ``mg_per_day``."""
 
     kind: Literal["hydroxychloroquine"]
-    mg_per_day: float = Field(gt=0)
+    mg_per_day: Annotated[float, _ranged("dose_hydroxychloroquine_mg_per_day")] = Field(gt=0)
 
     def build(self) -> tuple[Dose, ...]:
         return (Hydroxychloroquine(self.start_day, self.stop_day, self.mg_per_day),)
@@ -333,7 +376,7 @@ class TaperStep(_Strict):
     """One step of a taper: ``mg_per_day`` prednisone from ``day`` until the next step."""
 
     day: float = Field(ge=0)
-    mg_per_day: float = Field(ge=0)
+    mg_per_day: Annotated[float, _ranged("dose_prednisone_mg_per_day")] = Field(ge=0)
 
 
 class GlucocorticoidTaperSpec(_Strict):
@@ -385,8 +428,8 @@ class _RelapseRule(_Strict):
 
     start_day: float = Field(default=0.0, ge=0)
     check_every_days: float = Field(default=30.0, gt=0)
-    remission_protein_g: float = Field(default=0.5, gt=0)
-    relapse_protein_g: float = Field(default=1.0, gt=0)
+    remission_protein_g: Annotated[float, _ranged("protein_24h_g")] = Field(default=0.5, gt=0)
+    relapse_protein_g: Annotated[float, _ranged("protein_24h_g")] = Field(default=1.0, gt=0)
     min_interval_days: float = Field(default=180.0, ge=0)
 
     @model_validator(mode="after")
@@ -399,8 +442,10 @@ class _RelapseRule(_Strict):
 class ReinfusionInfusion(_Strict):
     """The MSC infusion given at each relapse (its day is the relapse visit)."""
 
-    cells_per_kg: float | None = Field(default=None, gt=0)
-    cells: float | None = Field(default=None, gt=0)
+    cells_per_kg: Annotated[float | None, _ranged("dose_msc_cells_per_kg")] = Field(
+        default=None, gt=0
+    )
+    cells: Annotated[float | None, _ranged("dose_msc_cells")] = Field(default=None, gt=0)
     source: MscSource = "bm_allogeneic"
     viability: float = Field(default=1.0, gt=0, le=1)
 
@@ -609,8 +654,8 @@ Endpoint = Annotated[
 class SampleSize(_Strict):
     """Either ``total`` (split by the allocation ratio) or ``per_arm``."""
 
-    total: int | None = Field(default=None, ge=1)
-    per_arm: dict[str, int] | None = None
+    total: Annotated[int | None, _ranged("sample_size")] = Field(default=None, ge=1)
+    per_arm: dict[str, Annotated[int, _ranged("sample_size")]] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> SampleSize:
@@ -656,7 +701,9 @@ class Discontinuation(_Strict):
     count them as non-responders (non-responder imputation, as the trials did). Events
     (death, infection) are still followed. ``source``: where the rate comes from."""
 
-    per_year: float = Field(ge=0, description="discontinuation hazard, 1/year")
+    per_year: Annotated[float, _ranged("discontinuation_per_year")] = Field(
+        ge=0, description="discontinuation hazard, 1/year"
+    )
     source: str = Field(min_length=1)
 
 
@@ -672,7 +719,7 @@ class Protocol(_Strict):
     visits: Visits
     endpoints: list[Endpoint] = Field(min_length=1)
     sample_size: SampleSize
-    follow_up_weeks: float = Field(gt=0)
+    follow_up_weeks: Annotated[float, _ranged("follow_up_weeks")] = Field(gt=0)
     seed: int | None = None
     discontinuation: Discontinuation | None = None
 
@@ -803,11 +850,20 @@ _UNION_TAGS: frozenset[str] = frozenset(
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.*)$")
 
 
+def _shown(value: object) -> str:
+    """A rejected scalar as written in a message (numbers bare, text quoted)."""
+    if isinstance(value, float):
+        return format_number(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def format_validation_error(err: ValidationError) -> str:
-    """The first error as one line: ``field.path: message``.
+    """The first error as one line: ``field.path: value V: message``.
 
     A model validator names the offending field by starting its message with
-    ``field: ``; that field is appended to the location pydantic reports.
+    ``field: ``; that field is appended to the location pydantic reports. The rejected
+    value is shown where it is a single number, text or boolean.
     """
     first = err.errors(include_url=False)[0]
     where = _path(tuple(first["loc"]))
@@ -816,28 +872,56 @@ def format_validation_error(err: ValidationError) -> str:
     if m:
         where = f"{where}.{m[1]}" if where else m[1]
         msg = m[2]
+    if first["type"] == "finite_number":
+        msg = "not a finite number"
+    value = first.get("input")
+    if (
+        not msg.startswith("value ")
+        and isinstance(value, str | int | float | bool)
+        and first["type"] != "missing"
+    ):
+        msg = f"value {_shown(value)}: {msg}"
     return f"{where}: {msg}" if where else msg
 
 
-def protocol_from_dict(data: Any, *, file: str | None = None) -> Protocol:
-    """Validate a mapping (as read from YAML); errors become one-line InputError."""
+def protocol_from_dict(
+    data: Any, *, file: str | None = None, ranges: Ranges | None = None
+) -> Protocol:
+    """Validate a mapping (as read from YAML); errors become one-line InputError.
+
+    Doses, thresholds and weeks are checked against ``ranges`` (default: the range
+    table of :mod:`lupusim.clinical._ranges`).
+    """
     if not isinstance(data, dict):
         raise InputError("a protocol must be a YAML mapping", file=file)
     try:
-        return Protocol.model_validate(data)
+        table = RANGES if ranges is None else ranges
+        return Protocol.model_validate(data, context={"ranges": table})
     except ValidationError as err:
         raise InputError(format_validation_error(err), file=file) from None
 
 
-def load_protocol(path: str | Path) -> Protocol:
-    """Read and validate a protocol YAML file."""
+def load_protocol(path: str | Path, *, ranges: Ranges | None = None) -> Protocol:
+    """Read and validate a protocol YAML file.
+
+    UTF-8 (or UTF-16 with a byte-order mark); a key given twice is an error.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read protocol: {err.strerror}", file=str(p)) from None
+    utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"cannot read protocol: not UTF-8 text (byte {err.start})", file=str(p)
+        ) from None
+    try:
+        data = load_yaml(text)
     except yaml.YAMLError as err:
         raise InputError(f"invalid YAML: {' '.join(str(err).split())}", file=str(p)) from None
-    return protocol_from_dict(data, file=str(p))
+    except RecursionError:
+        raise InputError("invalid YAML: nested too deeply", file=str(p)) from None
+    return protocol_from_dict(data, file=str(p), ranges=ranges)

@@ -62,6 +62,9 @@ class TrialOptions:
     write_report: bool = True
     overwrite: bool = False
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    #: plausible ranges the protocol was checked against in place of the defaults
+    #: (name -> (low, high)); written to summary.json and manifest.json
+    range_overrides: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     def resolved_seed(self, protocol: Protocol) -> int:
         if self.seed is not None:
@@ -432,6 +435,7 @@ def run_trial(
         "backend": opts.backend,
         "workers": opts.workers,
         "n_trials": opts.n_trials,
+        "range_overrides": {k: list(v) for k, v in opts.range_overrides.items()},
     }
     timings["analysis"] = time.perf_counter() - t3
     write_json(out / "summary.json", summary)

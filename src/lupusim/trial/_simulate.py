@@ -7,7 +7,10 @@ subject's own random numbers, so that arms differ only by treatment (paired
 counterfactuals with common random numbers). Trajectories become visit tables through
 :func:`lupusim.observe.observe_visits` (laboratory noise, descriptor probabilities,
 visit windows) and are scored by :func:`lupusim.clinical.score_visits` — the code used
-for real trial data. Endpoints are derived from the scores and events.
+for real trial data. Their numbers are checked for finiteness and the *possible* ranges
+only (:data:`SIMULATED_RANGES`): a physiologically implausible value of a virtual patient
+is a model output to look at, not a typing error to refuse. Endpoints are derived from
+the scores and events.
 
 Random numbers depend only on the run seed, the subject's number and the chunk's
 number, never on the process that runs the chunk: local and Ray runs agree exactly.
@@ -23,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lupusim.clinical import score_visits
+from lupusim.clinical import RANGES, score_visits
 from lupusim.engine import SimulationResult, simulate
 from lupusim.engine._events import RateChange
 from lupusim.engine._simulate import Backend
@@ -45,6 +48,8 @@ from lupusim.trial._protocol import (
 )
 
 DAYS_PER_YEAR = 365.25
+#: The range table for simulated visit tables: finite and possible, not plausibility.
+SIMULATED_RANGES = RANGES.possible_only()
 #: End-stage kidney disease: eGFR below 15 mL/min/1.73 m² (KDIGO stage G5). The model has
 #: no dialysis; the first output time below the threshold is the event (assumption).
 ESKD_EGFR_ML_MIN = 15.0
@@ -281,7 +286,9 @@ def run_chunk(
             age_years=chunk.age_years[oki],
             female=chunk.female[oki] == 1.0,
         )
-        scores = score_visits(visits).scores if len(visits) else pd.DataFrame()
+        scores = (
+            score_visits(visits, ranges=SIMULATED_RANGES).scores if len(visits) else pd.DataFrame()
+        )
         outcomes = _outcomes(protocol, arm.name, ids, ok, res, scores, death, eskd, infections)
         tables["outcomes"].append(outcomes)
         tables["status"].append(

@@ -72,8 +72,18 @@ def run_command(
         bool, typer.Option("--overwrite", help="Replace a finished or different run in --out.")
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    range_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            metavar="NAME=LOW:HIGH",
+            help="Replace the plausible range of a protocol number (repeatable), e.g. "
+            "dose_prednisone_mg_per_day=0:120; reported in summary.json.",
+        ),
+    ] = None,
 ) -> None:
     """Run a protocol on virtual patients; write summary, database, report, manifest."""
+    from lupusim.clinical._ranges import ranges_from_options
     from lupusim.engine._simulate import default_workers
     from lupusim.trial._protocol import load_protocol
     from lupusim.trial._run import TrialOptions, run_trial
@@ -82,7 +92,10 @@ def run_command(
         raise LupusimError(f"--solver: unknown solver {solver!r}; known: {', '.join(SOLVERS)}")
     if backend not in ("local", "ray"):
         raise LupusimError(f"--backend: unknown backend {backend!r}; known: local, ray")
-    spec = load_protocol(protocol)
+    ranges = ranges_from_options(range_ or ())
+    spec = load_protocol(protocol, ranges=ranges)
+    for note in ranges.override_notes():
+        typer.echo(note)
     options = TrialOptions(
         n_subjects=subjects,
         seed=seed,
@@ -95,6 +108,7 @@ def run_command(
         power_curve=_parse_sizes(power_curve),
         progress=progress,
         overwrite=overwrite,
+        range_overrides=ranges.overridden,
     )
     summary = run_trial(spec, out, options, log=typer.echo)
     primary = summary.get("primary_endpoints", [])
