@@ -31,7 +31,7 @@ def test_quick_calibration_writes_values_gof_table_and_figure(tmp_path: Path) ->
     assert payload["targets"] == [t.row for t in spec.targets if t.fit]
     assert payload["evaluations"] <= 2 + 1  # the budget, plus the starting point
     gof = pd.read_csv(out / "gof.csv")
-    assert list(gof["row"]) == [t.row for t in spec.targets]
+    assert sorted(gof["row"]) == sorted(t.row for t in spec.targets)
     assert gof["simulated"].map(math.isfinite).all()
     assert (
         (gof["interval_low"] <= gof["published"]) & (gof["published"] <= gof["interval_high"])

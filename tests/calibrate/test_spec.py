@@ -86,12 +86,6 @@ def test_a_bad_spec_names_the_file_and_the_field() -> None:
         load_spec_text(text, "spec.yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 open: holds with the control-arm fit of `lupusim calibrate human` "
-    "(week-52 CRR 0.23 with MMF, 0.03 without, measured), which is not installed because "
-    "on those values the refractory MSC cohorts (H rows) lose all response",
-)
 def test_steroids_alone_do_not_carry_a_renal_response() -> None:
     """Issue 12: glucocorticoids must not produce a complete renal response on their own.
 
