@@ -114,8 +114,7 @@ def test_spec_errors_name_the_field() -> None:
 def test_statistic_at_week_uses_subjects_measured_then_and_converts_units() -> None:
     t = {"x": _tables("x", ROWS)}
     mean = _measure(
-        "{kind: statistic_at_week, column: upcr_g_per_g, week: 12, statistic: mean, "
-        "factor: 1000}"
+        "{kind: statistic_at_week, column: upcr_g_per_g, week: 12, statistic: mean, factor: 1000}"
     )
     est = estimate(mean, {"x": 1.0}, t)
     # a 2.5, b 1.5, d 0.5 (c missed week 12): observed cases, g → mg
