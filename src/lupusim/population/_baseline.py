@@ -135,7 +135,7 @@ def refractory_history(
     hydroxychloroquine 400 mg/day, each with prednisone 20 mg/day as for
     cyclophosphamide; glucocorticoid alone is prednisone 20 mg/day.
 
-    Before that course, from onset: ``REFRACTORY_PRIOR_THERAPY`` (refractory patients
+    Before that course, from onset: ``_refractory_prior_therapy`` (refractory patients
     were treated for most of their disease — Wang 2014 Arthritis Res Ther 16:R79 Table 1
     lists earlier courses of 10-50 months of cyclophosphamide, mycophenolate or
     leflunomide in patients with 15-120 months of disease — not left untreated for years).
@@ -148,7 +148,7 @@ def refractory_history(
         )
     start = -days
     steroid = Prednisone(start, 0.0, 20.0)
-    prior = REFRACTORY_PRIOR_THERAPY(-onset_days_before, start)
+    prior = _refractory_prior_therapy(-onset_days_before, start)
     if drug == "cyclophosphamide":
         n_pulses = max(1, int(np.floor(months + 1e-9)))
         doses: tuple[Dose, ...] = (*nih_cyclophosphamide(start, 0.75, monthly=n_pulses), steroid)
@@ -168,7 +168,7 @@ def refractory_history(
     return DiseaseHistory(f"{months:g} months of {drug}", (*prior, *doses), onset_days_before)
 
 
-def _standard_prior_therapy(start: float, stop: float) -> tuple[Dose, ...]:
+def _refractory_prior_therapy(start: float, stop: float) -> tuple[Dose, ...]:
     """Prednisone 10 mg/day from ``start`` to ``stop`` (days).
 
     assumption: glucocorticoid maintenance at the ≤ 10 mg/day that standard tapers reach
@@ -182,9 +182,6 @@ def _standard_prior_therapy(start: float, stop: float) -> tuple[Dose, ...]:
         return ()
     return (Prednisone(start, stop, 10.0),)
 
-
-#: Treatment of refractory patients from disease onset until their refractory course.
-REFRACTORY_PRIOR_THERAPY = _standard_prior_therapy
 
 
 #: Trial-entrant histories (``trial_entrant_histories``); every number cited or stated.
