@@ -246,7 +246,8 @@ def test_target_population_is_matched_and_reported() -> None:
 def test_unknown_target_is_a_field_error() -> None:
     data = yaml.safe_load((EXAMPLES / "seed_pilot.yaml").read_text())
     data["population"]["target"] = "nanjing_2099"
-    with pytest.raises(LupusimError, match=r"population\.target: unknown target population"):
+    message = r"population\.target: value 'nanjing_2099': unknown target population"
+    with pytest.raises(LupusimError, match=message):
         protocol_from_dict(data, file="p.yaml")
 
 
