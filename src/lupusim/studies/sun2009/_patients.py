@@ -118,8 +118,11 @@ SEED_PATIENTS = (
 
 
 def history_regimen() -> tuple[Dose, ...]:
-    """Refractory history: NIH CYC 0.75 g/m² monthly × 9 + prednisone 20 mg/day."""
+    """Refractory history: prednisone 10 mg/day from onset, then NIH CYC 0.75 g/m² monthly
+    × 9 + prednisone 20 mg/day (the prior maintenance as in
+    :func:`lupusim.population.refractory_history`)."""
     return (
+        Prednisone(HISTORY_START_DAY, IS_START_DAY, 10.0),
         *nih_cyclophosphamide(IS_START_DAY, 0.75, monthly=9),
         Prednisone(IS_START_DAY, 0.0, 20.0),
     )
