@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from lupusim.errors import LupusimError
+from lupusim.report import render_trial_report
+from lupusim.report._format import estimate_ci, p_value
 from lupusim.trial import load_protocol
-from lupusim.trial._report import _estimate_ci, _p, render_trial_report
 from lupusim.trial._run import TrialOptions, run_trial
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "trials"
@@ -91,9 +92,9 @@ def test_report_figures_are_inline_pngs(deng: tuple[Path, dict[str, Any], str]) 
 def test_report_numbers_carry_their_cis(deng: tuple[Path, dict[str, Any], str]) -> None:
     _, summary, html = deng
     est = summary["arms"]["placebo"]["remission_month6"]
-    assert _estimate_ci(est["estimate"], est["ci95"]) in html
+    assert estimate_ci(est["estimate"], est["ci95"]) in html
     primary = next(c for c in summary["comparisons"] if c["endpoint"] == "remission_month6")
-    assert _estimate_ci(primary["difference"], primary["ci95"]) in html
+    assert estimate_ci(primary["difference"], primary["ci95"]) in html
     assert "events per 100 patient-years" in html
     # the power curve table holds the requested totals and the protocol's size
     assert re.search(r"<td class=\"num\">9</td>", html)
@@ -213,10 +214,10 @@ def test_target_match_is_tabulated(deng: tuple[Path, dict[str, Any], str], tmp_p
     ],
 )
 def test_estimate_format(estimate: Any, ci: Any, text: str) -> None:
-    assert _estimate_ci(estimate, ci) == text
+    assert estimate_ci(estimate, ci) == text
 
 
 def test_p_value_format() -> None:
-    assert _p(None) == "—"
-    assert _p(4e-48) == "< 0.001"
-    assert _p(0.0449) == "0.045"
+    assert p_value(None) == "—"
+    assert p_value(4e-48) == "< 0.001"
+    assert p_value(0.0449) == "0.045"

@@ -15,10 +15,9 @@ import yaml
 from lupusim.errors import LupusimError
 from lupusim.model import get_preset
 from lupusim.treatments import GlucocorticoidTaper, Prednisone, Regimen
-from lupusim.trial import load_protocol, protocol_from_dict
+from lupusim.trial import TrialOptions, load_protocol, protocol_from_dict, read_table, run_trial
 from lupusim.trial._analysis import randomise
 from lupusim.trial._cohort import build_population, screen
-from lupusim.trial._run import TrialOptions, read_table, run_trial
 from lupusim.trial._simulate import cumulative_prednisone_g
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "trials"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lupusim.trial import _stats as S
+from lupusim import stats as S
 
 
 def _json_roundtrip(obj: S.Estimate | S.Comparison) -> dict[str, object]:

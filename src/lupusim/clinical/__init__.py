@@ -49,7 +49,6 @@ from lupusim.clinical.renal_flare import (
     renal_flare_aurora2,
     renal_flare_lnrv,
 )
-from lupusim.clinical.report import render_report
 from lupusim.clinical.responders import bicla, sri
 from lupusim.clinical.schema import (
     BILAG_COLUMNS,
@@ -111,7 +110,6 @@ __all__ = [
     "renal_flare_aurora2",
     "renal_flare_lnrv",
     "renal_kdigo",
-    "render_report",
     "score_visits",
     "sdi",
     "sfi",

@@ -23,10 +23,10 @@ from pydantic import ValidationError
 
 from lupusim._yaml import load_yaml
 from lupusim.clinical._ranges import format_number
-from lupusim.clinical.report import render_report
 from lupusim.clinical.schema import ScoringConfig
 from lupusim.clinical.score import ScoreResult
 from lupusim.errors import InputError
+from lupusim.report import render_score_report
 from lupusim.safe_csv import write_csv
 
 OUTPUT_FILES: tuple[str, ...] = (
@@ -139,7 +139,7 @@ def write_outputs(
             json.dumps(result.summary, indent=2, default=_json_default), encoding="utf-8"
         )
         (tmp / "report.html").write_text(
-            render_report(result.scores, result.summary), encoding="utf-8"
+            render_score_report(result.scores, result.summary), encoding="utf-8"
         )
         (tmp / "manifest.json").write_text(
             json.dumps(manifest(result, config_path), indent=2, default=_json_default),

@@ -1,10 +1,20 @@
-"""Matplotlib panels (Agg, no pyplot state) embedded as base64 PNG data URIs."""
+"""Report figures: matplotlib on the Agg canvas (no pyplot state), embedded or saved as PNG.
+
+:func:`new_axes` starts a figure, :func:`data_uri` embeds it in a page (a
+``data:image/png;base64,...`` URI, so a report is one self-contained file) and
+:func:`save_png` writes it to a file instead; a :class:`Picture` is what a template's
+``figure`` macro draws. The trajectory panel shared by the study and trial reports
+(:func:`plot_panel`: per-group median line and band, published points over it) and the
+fixed group colours (:func:`group_colours`) live here too.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
@@ -20,6 +30,38 @@ from lupusim.report._stats import ALIVE, PanelStats
 FIGSIZE_IN = (5.4, 3.7)
 DPI = 100
 DEFAULT_TIME_UNIT = ("time (days)", 1.0)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image on a page: its source (a data URI), alt text, caption and CSS class."""
+
+    uri: str
+    alt: str
+    caption: str = ""
+    css: str = ""
+
+
+def new_axes(size: tuple[float, float] = FIGSIZE_IN) -> tuple[Figure, Axes]:
+    """A figure of ``size`` inches on its own Agg canvas, and its one axes."""
+    fig = Figure(figsize=size, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
+
+
+def data_uri(fig: Figure) -> str:
+    """``fig`` as a ``data:image/png;base64,...`` URI (PNG without a timestamp)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def save_png(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG file (parents created); returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    return out
 
 
 def group_colours(groups: Sequence[str]) -> dict[str, str]:
@@ -57,9 +99,7 @@ def plot_panel(
     log_y: bool,
 ) -> str:
     """Draw one panel and return it as a ``data:image/png;base64,...`` URI."""
-    fig = Figure(figsize=FIGSIZE_IN, dpi=DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    fig, ax = new_axes()
     _draw_groups(ax, stats, colours, time_divisor)
     _draw_points(ax, points, time_divisor)
     ax.set_xlabel(time_label)
@@ -74,7 +114,7 @@ def plot_panel(
     if handles:
         ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()
-    return _to_data_uri(fig)
+    return data_uri(fig)
 
 
 def _draw_groups(
@@ -119,9 +159,3 @@ def _draw_points(ax: Axes, points: Sequence[PublishedPoint], time_divisor: float
             fontweight="bold",
             zorder=6,
         )
-
-
-def _to_data_uri(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,6 +1,8 @@
 """Virtual trials: protocol files, virtual populations, paired and randomised arms,
 statistics, power, reports (docs/trials.md)."""
 
+from lupusim.report import render_trial_report
+from lupusim.results import read_table
 from lupusim.trial._analysis import analyse, endpoint_description, randomise
 from lupusim.trial._backend import ExecutionBackend, LocalBackend, RayBackend, make_backend
 from lupusim.trial._cohort import ScreeningLog, TrialPopulation, build_population, screen
@@ -44,8 +46,7 @@ from lupusim.trial._protocol import (
     protocol_from_dict,
     split_by_ratio,
 )
-from lupusim.trial._report import render_trial_report
-from lupusim.trial._run import TrialOptions, read_table, run_trial
+from lupusim.trial._run import TrialOptions, run_trial
 from lupusim.trial._simulate import RunSettings
 
 __all__ = [

@@ -9,7 +9,7 @@ Two views of the same simulated potential outcomes (every subject was run in eve
   the protocol stratifies) and analysed unpaired, as the real trial would be. One such
   trial is reported; ``n_trials`` of them give the power: the share with p < 0.05.
 
-Statistics per endpoint kind (:mod:`lupusim.trial._stats`): responders — proportion
+Statistics per endpoint kind (:mod:`lupusim.stats`): responders — proportion
 (Wilson) and risk difference (Newcombe; Fisher or McNemar); numeric instrument values and
 cumulative glucocorticoid — mean (t) and mean difference (Welch or paired t); time to
 event — Kaplan-Meier event-free probability at the horizon, Cox hazard ratio, log-rank p
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lupusim.trial import _stats as st
+from lupusim import stats as st
 from lupusim.trial._protocol import (
     CumulativeGlucocorticoid,
     InstrumentAtWeek,

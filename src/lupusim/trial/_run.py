@@ -35,6 +35,8 @@ from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, write_json
 from lupusim.model import get_preset, model_hash
 from lupusim.population._baseline import BaselineCohort
+from lupusim.report import render_trial_report
+from lupusim.results import read_table
 from lupusim.trial._analysis import analyse
 from lupusim.trial._backend import make_backend
 from lupusim.trial._cohort import ScreeningLog, TrialPopulation, build_population
@@ -287,20 +289,6 @@ def _build_database(work: Path, path: Path, pop: TrialPopulation) -> None:
     tmp.replace(path)
 
 
-def read_table(out_dir: Path, name: str) -> pd.DataFrame:
-    """One table of ``results.duckdb`` as a DataFrame."""
-    import duckdb
-
-    path = Path(out_dir) / "results.duckdb"
-    if not path.exists():
-        raise LupusimError(f"{path}: no results database (run `lupusim trial run` first)")
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(f"SELECT * FROM {name}").df()
-    finally:
-        con.close()
-
-
 # ------------------------------------------------------------------------------------
 # run
 # ------------------------------------------------------------------------------------
@@ -440,8 +428,6 @@ def run_trial(
     timings["analysis"] = time.perf_counter() - t3
     write_json(out / "summary.json", summary)
     if opts.write_report:
-        from lupusim.trial._report import render_trial_report
-
         t4 = time.perf_counter()
         render_trial_report(out)
         timings["report"] = time.perf_counter() - t4

@@ -130,7 +130,7 @@ def report_command(
     out: Annotated[Path, typer.Argument(help="Folder of a finished `lupusim trial run`.")],
 ) -> None:
     """Re-render report.html from summary.json and results.duckdb (no simulation)."""
-    from lupusim.trial._report import render_trial_report
+    from lupusim.report import render_trial_report
 
     path = render_trial_report(out)
     typer.echo(f"wrote {path}")

@@ -1,7 +1,11 @@
 """Statistics of virtual trials: estimates, two-arm comparisons, survival and power.
 
-Pure functions on numpy arrays and counts. Each returns a frozen :class:`Estimate` (one arm)
-or :class:`Comparison` (two arms, or paired measurements), whose ``to_dict()`` is
+The trial analysis (:mod:`lupusim.trial`) computes its estimates with these, and the trial
+report (:mod:`lupusim.report`) draws its Kaplan–Meier curves with them; the module imports
+nothing else of lupusim, so both can use it.
+
+Pure functions on numpy arrays and counts. Each returns a frozen :class:`Estimate` (one
+arm) or :class:`Comparison` (two arms, or paired measurements), whose ``to_dict()`` is
 JSON-safe: every non-finite float (NaN, and ±inf, e.g. an unreached median or an
 unbounded ratio) is written as ``None``.
 

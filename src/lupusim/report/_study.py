@@ -1,22 +1,39 @@
-"""Render a self-contained HTML report of a study reproduction."""
+"""The study report: a reproduction's published targets, comparisons and trajectories.
+
+:func:`render_study_report` writes one self-contained HTML file (template
+``study.html.j2``): the headline count of agreeing targets, tables of targets,
+comparisons, calibration residuals and settings, per-study trajectory panels with the
+published points drawn over them (PNG data URIs), the published points themselves and
+every other summary field.
+"""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 
-from lupusim.report._figures import group_colours, plot_panel, time_axis
+from lupusim.report._figures import Picture, group_colours, plot_panel, time_axis
+from lupusim.report._format import fmt
 from lupusim.report._labels import variable_sort_key
+from lupusim.report._page import render_page, utc_stamp, write_page
 from lupusim.report._points import PublishedPoint
 from lupusim.report._stats import ALIVE, PanelStats, TrajectoryIndex
+from lupusim.report._tables import (
+    NUM,
+    Cell,
+    Column,
+    Row,
+    Table,
+    columns,
+    key_value_table,
+    row,
+    value_cell,
+)
 
 _COMPARISON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("description", "Description"),
@@ -91,7 +108,7 @@ def render_study_report(
             plotted.add((study, variable))
             seen_groups.update(stats.table["group"].astype(str).unique())
             section["panels"].append(
-                {"uri": uri, "variable": variable, "caption": _caption(variable, stats, points)}
+                Picture(uri, f"{study}: {variable}", _caption(variable, stats, points))
             )
         section["groups"] = [
             {"name": g, "colour": colours[g]} for g in index.groups if g in seen_groups
@@ -114,8 +131,7 @@ def render_study_report(
     targets, headline = _targets(summary.get("targets"))
     context = {
         "title": title,
-        "version": _version(),
-        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": utc_stamp(),
         "notes": [str(n) for n in notes],
         "headline": headline,
         "targets": targets,
@@ -125,13 +141,10 @@ def render_study_report(
         "studies": studies,
         "any_alive_masked": any_masked,
         "general_figure_notes": general_notes,
-        "published": [_published_row(p, time_unit) for p in published],
+        "published": _published(published, time_unit),
         "other": _other(summary),
     }
-    html = _environment().get_template("report.html.j2").render(**context)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(html, encoding="utf-8")
+    write_page(out_path, render_page("study.html.j2", **context))
 
 
 # ------------------------------------------------------------------ panels
@@ -164,65 +177,37 @@ def _caption(variable: str, stats: PanelStats, points: Sequence[PublishedPoint])
 
 
 # ----------------------------------------------------------------- summary
-def _fmt(value: Any) -> str:
-    """A compact, human-readable rendering of a summary value."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        x = float(value)
-        if math.isnan(x):
-            return "—"
-        return f"{x:.4g}"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list | tuple) and all(
-        v is None or isinstance(v, str | int | float | bool) for v in value
-    ):
-        return ", ".join(_fmt(v) for v in value)
-    return _json(value, limit=300)
-
-
-def _json(value: Any, *, limit: int) -> str:
-    try:
-        text = json.dumps(value, default=str, ensure_ascii=False, indent=None)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _agreement(value: Any) -> dict[str, str]:
+def _agreement(value: Any) -> Cell:
+    """✓ / ✗ / — for an ``agrees`` value (true, false, not assessed)."""
     if isinstance(value, bool | np.bool_):
         if value:
-            return {"symbol": "✓", "css": "agree", "title": "agrees"}
-        return {"symbol": "✗", "css": "disagree", "title": "does not agree"}
-    return {"symbol": "—", "css": "unknown", "title": "not assessed"}
+            return Cell("✓", "agree", "agrees")
+        return Cell("✗", "disagree", "does not agree")
+    return Cell("—", "unknown", "not assessed")
 
 
-def _targets(raw: Any) -> tuple[list[dict[str, str]], str]:
+def _targets(raw: Any) -> tuple[Table, str]:
     entries = [t for t in raw if isinstance(t, Mapping)] if isinstance(raw, list) else []
-    rows = []
-    for t in entries:
-        row = {
-            "target_id": _fmt(t.get("target_id", "")),
-            "description": _fmt(t.get("description", "")),
-            "simulated": _fmt(t.get("simulated")),
-            "published": _fmt(t.get("published")),
-        }
-        row.update(_agreement(t.get("agrees")))
-        rows.append(row)
-    agree = sum(1 for r in rows if r["css"] == "agree")
-    unknown = sum(1 for r in rows if r["css"] == "unknown")
-    headline = f"{agree} of {len(rows)} published targets agree"
+    rows = [
+        row(
+            fmt(t.get("target_id", "")),
+            fmt(t.get("description", "")),
+            Cell(fmt(t.get("simulated")), NUM),
+            Cell(fmt(t.get("published")), NUM),
+            _agreement(t.get("agrees")),
+        )
+        for t in entries
+    ]
+    marks = [r.cells[-1].css for r in rows]
+    unknown = marks.count("unknown")
+    headline = f"{marks.count('agree')} of {len(rows)} published targets agree"
     if unknown:
         headline += f" ({unknown} not assessed)"
-    return rows, headline
+    heads = columns("Target", "Description", "Simulated", "Published", "Agrees")
+    return Table(heads, tuple(rows), "targets"), headline
 
 
-def _comparisons(raw: Any) -> dict[str, list[Any]]:
+def _comparisons(raw: Any) -> Table:
     items: list[tuple[str, Mapping[str, Any]]] = []
     if isinstance(raw, Mapping):
         items = [(str(k), v if isinstance(v, Mapping) else {"value": v}) for k, v in raw.items()]
@@ -231,57 +216,56 @@ def _comparisons(raw: Any) -> dict[str, list[Any]]:
             (str(v.get("name", i + 1)), v) for i, v in enumerate(raw) if isinstance(v, Mapping)
         ]
     present = {k for _, v in items for k in v if k != "name"}
-    columns = [(k, label) for k, label in _COMPARISON_COLUMNS if k in present]
+    keys = [(k, label) for k, label in _COMPARISON_COLUMNS if k in present]
     known = {k for k, _ in _COMPARISON_COLUMNS}
-    extra = sorted(k for k in present if k not in known)
-    columns += [(k, str(k)) for k in extra]
+    keys += [(k, str(k)) for k in sorted(k for k in present if k not in known)]
     rows = []
     for name, entry in items:
-        cells = []
-        for key, _ in columns:
+        cells = [Cell(name)]
+        for key, _ in keys:
             if key == "agrees":
-                mark = _agreement(entry.get("agrees"))
-                cells.append({"text": mark["symbol"], "css": mark["css"], "title": mark["title"]})
+                cells.append(_agreement(entry.get("agrees")))
             else:
-                value = entry.get(key, "")
-                numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-                cells.append({"text": _fmt(value), "css": "num" if numeric else "", "title": ""})
-        rows.append({"name": name, "cells": cells})
-    return {"columns": [{"key": k, "label": label} for k, label in columns], "rows": rows}
+                cells.append(value_cell(entry.get(key, "")))
+        rows.append(Row(tuple(cells)))
+    heads = (Column("Comparison"), *(Column(label) for _, label in keys))
+    return Table(heads, tuple(rows), "comparisons")
 
 
-def _settings(raw: Any) -> list[tuple[str, str]]:
+def _settings(raw: Any) -> Table:
     if not isinstance(raw, Mapping):
-        return []
-    return [(str(k), _fmt(v)) for k, v in raw.items()]
+        return Table((), ())
+    return key_value_table((str(k), fmt(v)) for k, v in raw.items())
 
 
-def _calibration(raw: Any) -> list[dict[str, str]]:
+def _calibration(raw: Any) -> Table:
     """Rows of a calibration fit: problem, target, simulated, published, residual."""
+    heads = columns(
+        "Problem", "Target", "Description", "Simulated", "Published", "Scale", "Residual"
+    )
     if not isinstance(raw, Sequence) or isinstance(raw, str):
-        return []
+        return Table(heads, (), "calibration")
     rows = []
     for entry in raw:
         if not isinstance(entry, Mapping):
             continue
         residual = entry.get("residual")
         bad = isinstance(residual, int | float) and abs(float(residual)) > 1.0
-        scale = _fmt(entry.get("scale", ""))
+        scale = fmt(entry.get("scale", ""))
         if entry.get("log_scale"):
             scale = f"log, {scale}"
         rows.append(
-            {
-                "problem": _fmt(entry.get("problem", "")),
-                "target_id": _fmt(entry.get("target_id", "")),
-                "description": _fmt(entry.get("description", "")),
-                "simulated": _fmt(entry.get("simulated", "")),
-                "published": _fmt(entry.get("published", "")),
-                "scale": scale,
-                "residual": _fmt(residual),
-                "css": "bad" if bad else "ok",
-            }
+            row(
+                fmt(entry.get("problem", "")),
+                fmt(entry.get("target_id", "")),
+                fmt(entry.get("description", "")),
+                Cell(fmt(entry.get("simulated", "")), NUM),
+                Cell(fmt(entry.get("published", "")), NUM),
+                Cell(scale, NUM),
+                Cell(fmt(residual), f"{NUM} {'bad' if bad else 'ok'}"),
+            )
         )
-    return rows
+    return Table(heads, tuple(rows), "calibration")
 
 
 def _other(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -300,14 +284,19 @@ def _other(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _published_row(
-    point: PublishedPoint, time_unit: Mapping[str, tuple[str, float]] | None
-) -> dict[str, str]:
+def _published(
+    points: Sequence[PublishedPoint], time_unit: Mapping[str, tuple[str, float]] | None
+) -> Table:
+    heads = columns("Target", "Study", "Variable", "Time", "Value", "Spread", "Groups", "Source")
+    return Table(heads, tuple(_published_row(p, time_unit) for p in points), "published")
+
+
+def _published_row(point: PublishedPoint, time_unit: Mapping[str, tuple[str, float]] | None) -> Row:
     label, divisor = time_axis(point.study, time_unit)
     days = f"day {point.time_days:g}"
     time = days if divisor == 1.0 else f"{label}: {point.time_days / divisor:.4g} ({days})"
-    low = "" if point.low is None else _fmt(point.low)
-    high = "" if point.high is None else _fmt(point.high)
+    low = "" if point.low is None else fmt(point.low)
+    high = "" if point.high is None else fmt(point.high)
     if low and high:
         spread = f"{low}–{high}"
     elif low:
@@ -316,32 +305,13 @@ def _published_row(
         spread = f"≤ {high}"
     else:
         spread = ""
-    return {
-        "target_id": point.target_id,
-        "study": point.study,
-        "variable": point.variable,
-        "time": time,
-        "value": _fmt(point.value),
-        "spread": spread,
-        "groups": ", ".join(point.groups) if point.groups else "all",
-        "label": point.label,
-    }
-
-
-# ------------------------------------------------------------------ jinja
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("lupusim.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return row(
+        point.target_id,
+        point.study,
+        point.variable,
+        time,
+        Cell(fmt(point.value), NUM),
+        Cell(spread, NUM),
+        ", ".join(point.groups) if point.groups else "all",
+        point.label,
     )
-
-
-def _version() -> str:
-    try:
-        from lupusim import __version__
-    except ImportError:  # pragma: no cover
-        return "unknown"
-    return str(__version__)

@@ -1,9 +1,10 @@
-"""``report.html``: per-subject timelines of SLEDAI-2K and UPCR with responses marked.
+"""The scoring report of ``lupusim score``: counts, scores, warnings and per-subject timelines.
 
-Self-contained HTML with inline SVG (no scripts, no external files). Each subject gets
-two small panels over study day: SLEDAI-2K (markers filled where SRI-k is met) and
-proteinuria (UPCR g/g; marker colour = primary renal response). At most
-``max_subjects`` subjects are drawn; the summary tables cover all.
+:func:`render_score_report` returns one self-contained HTML page (template
+``score.html.j2``, no scripts, no external files). Each subject gets two small inline-SVG
+panels over study day: SLEDAI-2K (markers filled where SRI-k is met) and proteinuria
+(UPCR g/g; marker colour = primary renal response). At most ``max_subjects`` subjects
+are drawn; the summary tables cover all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
+
+from lupusim.report._page import render_page
+from lupusim.report._tables import Table, columns, row
+
+TEMPLATE = "score.html.j2"
 
 RENAL_COLOURS = {"complete": "#1a9850", "partial": "#fdae61", "none": "#d73027", "": "#777777"}
 WIDTH, HEIGHT, PAD = 420, 120, 34
@@ -68,7 +75,8 @@ def _panel(
     return "".join(parts)
 
 
-def _subject_block(sub: pd.DataFrame, sri_col: str, renal_col: str) -> str:
+def _subject_panels(sub: pd.DataFrame, sri_col: str, renal_col: str) -> dict[str, Any]:
+    """One subject's name and its two SVG panels (SLEDAI-2K, UPCR)."""
     days = pd.to_numeric(sub["study_day"], errors="coerce").to_numpy(dtype=float)
     if np.isnan(days).all():
         days = np.arange(len(sub), dtype=float)
@@ -98,57 +106,49 @@ def _subject_block(sub: pd.DataFrame, sri_col: str, renal_col: str) -> str:
     right = _panel(
         days, upcr, f"UPCR g/g (colour: {renal_col})", u_colour, [True] * len(sub), u_labels
     )
-    name = html.escape(str(sub["subject_id"].iat[0]))
-    return f'<div class="subj"><h3>{name}</h3>{left}{right}</div>'
+    # the panels are built from escaped text only
+    return {"name": str(sub["subject_id"].iat[0]), "panels": [Markup(left), Markup(right)]}
 
 
-def _table(counts: dict[str, dict[str, int]]) -> str:
-    rows = []
-    for name, c in counts.items():
-        cells = ", ".join(f"{html.escape(k)}: {v}" for k, v in c.items()) or "—"
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{cells}</td></tr>")
-    return "<table><tr><th>instrument</th><th>counts</th></tr>" + "".join(rows) + "</table>"
+def _counts_table(counts: dict[str, dict[str, int]]) -> Table:
+    rows = (
+        row(str(name), ", ".join(f"{k}: {v}" for k, v in c.items()) or "—")
+        for name, c in counts.items()
+    )
+    return Table(columns("instrument", "counts"), tuple(rows))
 
 
-def render_report(scores: pd.DataFrame, summary: dict[str, Any], max_subjects: int = 60) -> str:
-    """The HTML report as a string."""
-    sri_col = str(summary.get("primary", {}).get("sri", "sri4"))
-    renal_col = str(summary.get("primary", {}).get("renal", "renal_kdigo"))
-    warnings = "".join(f"<li>{html.escape(str(w))}</li>" for w in summary.get("warnings", []))
+def render_score_report(
+    scores: pd.DataFrame, summary: dict[str, Any], max_subjects: int = 60
+) -> str:
+    """The scoring report of ``scores`` (one row per visit) and ``summary`` as HTML."""
+    primary = summary.get("primary", {})
+    sri_col = str(primary.get("sri", "sri4"))
+    renal_col = str(primary.get("renal", "renal_kdigo"))
     subjects = list(dict.fromkeys(scores["subject_id"]))
     blocks = [
-        _subject_block(scores[scores["subject_id"] == s], sri_col, renal_col)
+        _subject_panels(scores[scores["subject_id"] == s], sri_col, renal_col)
         for s in subjects[:max_subjects]
     ]
-    more = (
-        f"<p>{len(subjects) - max_subjects} more subject(s) not drawn.</p>"
-        if len(subjects) > max_subjects
-        else ""
-    )
     numeric = json.dumps(
         summary.get("scores", {}),
         indent=1,
         default=lambda o: None if isinstance(o, float) and math.isnan(o) else o,
     )
-    legend = " ".join(
-        f'<span style="color:{c}">&#9679; {html.escape(k or "not evaluable")}</span>'
-        for k, c in RENAL_COLOURS.items()
+    return render_page(
+        TEMPLATE,
+        title="lupusim score report",
+        heading="Clinical instruments: scores",
+        n_subjects=summary.get("n_subjects", 0),
+        n_visits=summary.get("n_visits", 0),
+        n_missing=summary.get("n_missing_visits", 0),
+        sledai=str(primary.get("sledai", "")),
+        sri=sri_col,
+        renal=renal_col,
+        counts=_counts_table(summary.get("counts", {})),
+        scores=numeric,
+        warnings=[str(w) for w in summary.get("warnings", [])],
+        legend=[{"name": k or "not evaluable", "colour": c} for k, c in RENAL_COLOURS.items()],
+        subjects=blocks,
+        not_drawn=max(len(subjects) - max_subjects, 0),
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>lupusim score report</title>
-<style>body{{font-family:sans-serif;margin:2em}}
-.subj{{display:inline-block;margin:6px;border:1px solid #ddd;padding:4px}}
-h3{{margin:2px 0;font-size:13px}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px;font-size:12px;text-align:left}}</style></head>
-<body><h1>Clinical instruments: scores</h1>
-<p>{summary.get("n_subjects", 0)} subject(s), {summary.get("n_visits", 0)} visit(s),
-{summary.get("n_missing_visits", 0)} missed scheduled visit(s).
-Primary: SLEDAI {html.escape(str(summary.get("primary", {}).get("sledai", "")))},
-{html.escape(sri_col)}, renal {html.escape(renal_col)}.</p>
-<h2>Counts per instrument</h2>{_table(summary.get("counts", {}))}
-<h2>Scores</h2><pre>{html.escape(numeric)}</pre>
-<h2>Warnings</h2><ul>{warnings or "<li>none</li>"}</ul>
-<h2>Timelines</h2><p>Renal response colours: {legend}</p>
-{"".join(blocks)}{more}
-</body></html>
-"""
