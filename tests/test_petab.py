@@ -21,10 +21,11 @@ petab = pytest.importorskip("petab.v1")
 from lupusim.calibrate import Residual  # noqa: E402
 from lupusim.engine import Bolus  # noqa: E402
 from lupusim.errors import LupusimError  # noqa: E402
-from lupusim.io import export_petab  # noqa: E402
-from lupusim.io._petab import _check_design, _human_soc  # noqa: E402
+from lupusim.io import check_design  # noqa: E402
 from lupusim.model import get_preset  # noqa: E402
 from lupusim.studies.sun2009 import _calibration as cal  # noqa: E402
+from lupusim.studies.sun2009 import export_petab  # noqa: E402
+from lupusim.studies.sun2009._petab import human_soc_design  # noqa: E402
 
 RTOL = 1e-3
 Problem = Any  # petab.v1.Problem (petab is an optional test dependency)
@@ -118,7 +119,9 @@ def test_measurements_are_the_python_targets_on_the_sbml_time_axis(
     assert cond["female"] == 1.0
     sbml = problem.model.sbml_model
     assert sbml.getParameter("body_weight_kg").getValue() == cal.DEFAULT_WEIGHT_KG
-    regimen_events = cal.access_regimen().events(get_preset("human").model, _human_soc().parameters)
+    regimen_events = cal.access_regimen().events(
+        get_preset("human").model, human_soc_design().parameters
+    )
     assert sbml.getNumEvents() == len(regimen_events) > 0
 
 
@@ -193,15 +196,15 @@ def test_roadrunner_reproduces_lupusim_at_the_measurement_times(problem: Problem
 
 
 def test_export_refuses_what_the_sbml_cannot_follow() -> None:
-    design = _human_soc()
-    _check_design(design)  # the real design passes
+    design = human_soc_design()
+    check_design(design)  # the real design passes
     j = design.spec.parameter_index("k_renal_injury")
     dependent = dataclasses.replace(
         design, events_of=lambda p: [*design.events_of(p), Bolus(1.0, "inflammation", p[j])]
     )
     dependent = dataclasses.replace(dependent, events=tuple(dependent.events_of(design.parameters)))
     with pytest.raises(LupusimError, match="events depend on k_renal_injury"):
-        _check_design(dependent)
+        check_design(dependent)
     with pytest.raises(LupusimError, match="unknown calibration problem"):
         export_petab(Path("unused"), "mouse")
 

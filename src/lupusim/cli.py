@@ -113,7 +113,7 @@ def export_petab_command(
     ] = "human_soc",
 ) -> None:
     """Write a calibration problem as PEtab v1 (SBML model, tables, YAML, README)."""
-    from lupusim.io import export_petab
+    from lupusim.studies.sun2009 import export_petab
 
     path = export_petab(out, problem)
     typer.echo(f"wrote {path}")

@@ -1,48 +1,22 @@
-"""PEtab v1 export of a calibration problem (https://petab.readthedocs.io).
+"""PEtab v1 export (https://petab.readthedocs.io) of a calibration problem's design.
 
-``export_petab(out_dir, "human_soc")`` writes into ``out_dir``:
+``write_petab(design, out_dir)`` writes a :class:`PetabDesign` into ``out_dir``:
 
-* ``model.xml`` — the human model as SBML L3V2 (:func:`lupusim.io.model_to_sbml`) with
-  the problem's subject values and its standard-of-care regimen as SBML events;
+* ``model.xml`` — the design's model as SBML L3V2 (:func:`lupusim.io.model_to_sbml`)
+  with the condition's subject values and its regimen as SBML events;
 * ``conditions.tsv``, ``observables.tsv``, ``measurements.tsv``, ``parameters.tsv``;
-* ``problem.yaml`` — the PEtab v1 problem file (its header comments say what differs
-  from the Python calibration), and ``README.md`` with the same account in full.
+* ``problem.yaml`` — the PEtab v1 problem file (its header comments list the design's
+  notes: what differs from the Python calibration), and ``README.md`` with the same
+  account in full.
 
 PEtab v1 is written: the installed ``petab`` library (0.8) still marks its ``petab.v2``
-subpackage as not stable.
-
-What maps exactly and what does not (also written to README.md):
-
-* The Python problem ``human_soc`` (:func:`lupusim.studies.sun2009._calibration.
-  human_soc_problem`) fits *published summary statistics* of the ACCESS placebo arm —
-  median UPCR at days 0, 53, 168 and 360 (targets S3–S6) and the complete-response
-  fraction at week 24 (S1) — computed over a virtual population of 200 patients with
-  between-subject variability and an inclusion filter (UPCR > 1 g/g at day 0). It uses
-  no individual UPCR value of ``data/access_upcr.csv``; from that file it takes only the
-  patients' ages (both arms), which it resamples for the virtual patients.
-* PEtab describes one deterministic simulation per condition, so the export has one
-  condition, the *median patient* (every varied parameter at its median, the preset
-  value; age the median ACCESS age; female; 65 kg as in Python), and the four medians
-  as that patient's measurements. This is the usual "typical individual" reduction of
-  a population median; it is not identical to the median of a simulated population.
-  S1 (a population fraction) has no PEtab form and is left out.
-* The residual of S3–S6 in Python is ``ln(sim / published) / ln(1.3)``; PEtab's
-  ``observableTransformation=log`` with normal noise of standard deviation
-  ``sigma_log_upcr = ln(1.3)`` (fixed) gives the same residuals, so the negative
-  log-likelihood is half the Python loss for these targets plus a constant. Reading the
-  weighting as log-normal measurement noise is an assumption.
-* Time: SBML/PEtab time 0 is lupusim day ``-SOC_HISTORY_DAYS`` (-365), where the Python
-  simulation starts (a year of untreated disease before the flare); a measurement at
-  lupusim day ``d`` has PEtab time ``d + 365``. The age parameter is the age at lupusim
-  day 0 (the flare), as in Python (the model's age is ``age_at_start_years + day/365.25``).
-* Free parameters are those of the Python problem, with its bounds and the preset's
-  value (calibration.json applied) as nominal value, on ``log10`` scale (Python searches
-  on the natural log: same bounds, same optimum). All other parameters stay in the SBML.
+subpackage as not stable. The designs belong to the studies that define the calibration
+problems (``human_soc``: :mod:`lupusim.studies.sun2009`, whose ``export_petab`` is what
+``lupusim export petab`` runs), so this module imports no study.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +32,6 @@ from lupusim.model._spec import ModelSpec
 from lupusim.safe_csv import write_csv
 
 PETAB_FORMAT_VERSION = 1
-EXPORTABLE_PROBLEMS = ("human_soc",)
 
 MODEL_FILE = "model.xml"
 CONDITION_FILE = "conditions.tsv"
@@ -73,7 +46,9 @@ CONDITION_COVARIATES = ("age_at_start_years", "female")
 
 
 @dataclass(frozen=True)
-class _FreeParameter:
+class PetabParameter:
+    """An estimated parameter: nominal value and bounds (linear scale)."""
+
     name: str
     nominal: float
     lower: float
@@ -81,7 +56,9 @@ class _FreeParameter:
 
 
 @dataclass(frozen=True)
-class _Measurement:
+class PetabMeasurement:
+    """One published value of the observable at a lupusim day."""
+
     target_id: str
     label: str
     lupusim_day: float
@@ -89,7 +66,7 @@ class _Measurement:
 
 
 @dataclass(frozen=True)
-class _Design:
+class PetabDesign:
     """Everything one PEtab problem needs, in lupusim terms."""
 
     name: str
@@ -105,8 +82,8 @@ class _Design:
     model_observable: str  # lupusim observable name the PEtab observable reports
     noise_parameter: str
     noise_sd: float
-    measurements: tuple[_Measurement, ...]
-    free: tuple[_FreeParameter, ...]
+    measurements: tuple[PetabMeasurement, ...]
+    free: tuple[PetabParameter, ...]
     notes: tuple[str, ...]  # differences from the Python calibration
     initial_state: Callable[[np.ndarray], np.ndarray]  # parameters -> y0 at t0
     events_of: Callable[[np.ndarray], list[Event]]  # parameters -> the regimen's events
@@ -123,88 +100,7 @@ def sbml_observable_id(spec: ModelSpec, name: str) -> str:
     return name
 
 
-def _human_soc() -> _Design:
-    from lupusim.model import get_preset
-    from lupusim.studies.sun2009 import _calibration as cal
-
-    preset = get_preset("human")
-    spec = preset.model
-    problem = cal.human_soc_problem()
-    free = tuple(_FreeParameter(p.name, p.initial, p.lower, p.upper) for p in problem.free)
-    flare_age = float(np.median(cal.access_ages()))
-    # age_at_start_years is the age at lupusim day 0 (the flare): the model's age is
-    # age_at_start_years + (lupusim day)/365.25, and the SBML writes time as lupusim time.
-    covariates = {"age_at_start_years": flare_age, "female": 1.0}
-    params = preset.parameter_vector()
-    for p in free:
-        params[spec.parameter_index(p.name)] = p.nominal
-    for name, value in covariates.items():
-        params[spec.parameter_index(name)] = value
-    params[spec.parameter_index("body_weight_kg")] = cal.DEFAULT_WEIGHT_KG
-    regimen = cal.access_regimen()
-    events = tuple(regimen.events(spec, params))
-    measurements = tuple(
-        _Measurement(tid, label, day, value) for tid, label, day, value in cal.ACCESS_UPCR_MEDIANS
-    )
-    notes = (
-        "The Python problem fits published population summaries of the ACCESS placebo arm "
-        "(median UPCR at days 0, 53, 168, 360: targets S3-S6; complete renal response at "
-        "week 24: S1) over 200 virtual patients (seed 2) with between-subject variability "
-        "and the inclusion filter UPCR > 1 g/g at day 0. It uses no individual UPCR value "
-        "of data/access_upcr.csv, only the ages of its patients (both arms, one per "
-        "patient), which it resamples for the virtual patients.",
-        "PEtab has one deterministic simulation per condition: the export has one "
-        "condition, the median patient (varied parameters at their medians = preset "
-        f"values; age {flare_age:g} years at the flare, lupusim day 0 = median ACCESS age; "
-        "female; "
-        f"{cal.DEFAULT_WEIGHT_KG:g} kg), whose UPCR is compared with the published "
-        "medians. The median patient's trajectory is not the population median, and the "
-        "inclusion filter is not applied.",
-        "S1 (complete renal response fraction, a population statistic) is not exported.",
-        "The Python residual ln(sim/published)/ln(1.3) equals PEtab's residual with "
-        "observableTransformation=log and normal noise of sd ln(1.3) (fixed), so the "
-        "negative log-likelihood is half the Python loss of S3-S6 plus a constant; "
-        "interpreting that weighting as log-normal measurement noise is an assumption.",
-        f"Time 0 of the SBML model and of the measurements is lupusim day "
-        f"{-cal.SOC_HISTORY_DAYS:g} (a year of untreated disease before the flare, as in "
-        f"Python); PEtab time = lupusim day + {cal.SOC_HISTORY_DAYS:g}. "
-        "age_at_start_years is the age at lupusim day 0 (the flare).",
-        "Free parameters: the Python problem's, same bounds, preset (calibrated) value as "
-        "nominal value, log10 scale (Python searches on the natural log; same optimum). "
-        "Python clips to the bounds and adds a penalty outside them; PEtab bounds are hard. "
-        "Nominal values are the preset's at export time (data/calibration.json applied "
-        "unless LUPUSIM_IGNORE_CALIBRATION is set). Python scores a failed simulation or "
-        "fewer than 20 included patients with fixed residuals; PEtab has no such rule.",
-        f"body_weight_kg is {cal.DEFAULT_WEIGHT_KG:g} in the SBML; the dose amounts of the "
-        "events (Euro-Lupus cyclophosphamide 500 mg as mg/kg) were computed for it, so it is "
-        "not a condition-table override: changing it would not rescale the doses.",
-    )
-    return _Design(
-        name="human_soc",
-        spec=spec,
-        parameters=params,
-        events=events,
-        t0=-float(cal.SOC_HISTORY_DAYS),
-        condition_id="access_soc_median_patient",
-        condition_name=f"ACCESS placebo arm regimen ({regimen.name}), median patient",
-        covariates=covariates,
-        observable_id="upcr",
-        observable_name="urine protein:creatinine ratio, g/g",
-        model_observable="upcr_g_per_g",
-        noise_parameter="sigma_log_upcr",
-        noise_sd=math.log(1.3),
-        measurements=measurements,
-        free=free,
-        notes=notes,
-        initial_state=preset.initial_state,
-        events_of=lambda p: list(regimen.events(spec, p)),
-    )
-
-
-_DESIGNS = {"human_soc": _human_soc}
-
-
-def _check_design(design: _Design) -> None:
+def check_design(design: PetabDesign) -> None:
     """Refuse what the SBML could not follow: the initial state and the dose amounts are
     numbers in the file, so they must not depend on what PEtab may change (the
     estimated parameters and the condition-table covariates)."""
@@ -232,7 +128,7 @@ def _tsv(df: pd.DataFrame, path: Path) -> None:
     write_csv(df, path, sep="\t", float_format=None, lineterminator="\n")
 
 
-def _yaml_text(design: _Design) -> str:
+def _yaml_text(design: PetabDesign) -> str:
     header = [
         f"# PEtab v{PETAB_FORMAT_VERSION} problem exported by lupusim: calibration problem "
         f"{design.name!r}.",
@@ -258,7 +154,7 @@ def _yaml_text(design: _Design) -> str:
     return "\n".join([*header, *body]) + "\n"
 
 
-def _readme_text(design: _Design, sbml_obs: str) -> str:
+def _readme_text(design: PetabDesign, sbml_obs: str) -> str:
     rows = "\n".join(
         f"| {m.target_id} | median UPCR {m.label} | {m.lupusim_day:g} | "
         f"{m.lupusim_day - design.t0:g} | {m.value:g} |"
@@ -302,16 +198,14 @@ Noise: `{design.noise_parameter}` = ln(1.3) = {design.noise_sd:.6g}, fixed (esti
 """
 
 
-def export_petab(out_dir: Path | str, problem: str = "human_soc") -> Path:
-    """Write calibration problem ``problem`` as a PEtab v1 problem; return the YAML path."""
-    if problem not in _DESIGNS:
-        raise LupusimError(
-            f"unknown calibration problem {problem!r}; exportable: "
-            + ", ".join(EXPORTABLE_PROBLEMS)
-        )
-    design = _DESIGNS[problem]()
+def write_petab(design: PetabDesign, out_dir: Path | str) -> Path:
+    """Write ``design`` as a PEtab v1 problem into ``out_dir``; return the YAML path.
+
+    Raises :class:`~lupusim.errors.LupusimError` when the SBML could not follow the
+    design (:func:`check_design`) or a PEtab id would shadow an SBML id.
+    """
     spec = design.spec
-    _check_design(design)
+    check_design(design)
     y0 = design.initial_state(design.parameters)
 
     text = model_to_sbml(spec, design.parameters, y0, design.events, t0=design.t0)
