@@ -41,7 +41,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     out = tmp_path_factory.mktemp("sun2009") / "out"
     summary = reproduce(
         Sun2009Options(
-            out_dir=out, seed=11, per_group=12, replicates=3, reinfuse_on_relapse=True, workers=1
+            out_dir=out, seed=11, per_group=12, replicates=3, reinfuse_on_relapse=True, workers=2
         )
     )
     return out, summary

@@ -232,23 +232,32 @@ def draw_seed_patient(
         set_parameter(preset, params, "body_weight_kg", patient.weight_kg)
         y0 = np.array([preset.initial_state(p) for p in params])
         tried += batch
-        res_m = simulate(preset.model, params, y0, [msc] * batch, times, workers=workers)
-        obs_m = res_m.observables()
-        inc = _meets_inclusion({k: v[:, 1] for k, v in obs_m.items()}, res_m.ok)
+        # Screen on the history alone (to day 0, where the MSC regimen's own doses begin),
+        # then follow only the included candidates to 18 months: most candidates are not
+        # included, and the day-0 state does not depend on what follows it.
+        screen = simulate(preset.model, params, y0, [msc] * batch, times[:2], workers=workers)
+        inc = _meets_inclusion({k: v[:, 1] for k, v in screen.observables().items()}, screen.ok)
         if not inc.any():
             continue
-        res_i = simulate(
-            preset.model, params[inc], y0[inc], [iso] * int(inc.sum()), times, workers=workers
+        res_m = simulate(
+            preset.model, params[inc], y0[inc], [msc] * int(inc.sum()), times, workers=workers
         )
-        good_m = _stable_remission({k: v[inc] for k, v in obs_m.items()}, times)
+        params_inc, y0_inc = params[inc][res_m.ok], y0[inc][res_m.ok]
+        obs_m = {k: v[res_m.ok] for k, v in res_m.observables().items()}
+        if len(params_inc) == 0:
+            continue
+        res_i = simulate(
+            preset.model, params_inc, y0_inc, [iso] * len(params_inc), times, workers=workers
+        )
+        good_m = _stable_remission(obs_m, times)
         good_i = _stable_remission(res_i.observables(), times)
-        included += int(inc.sum())
+        included += len(params_inc)
         stable_msc += int(good_m.sum())
         stable_iso += int(good_i.sum())
         if first_included is None:
-            first_included = params[inc][0]
+            first_included = params_inc[0]
         if chosen is None and good_m.any():
-            chosen = params[inc][int(np.argmax(good_m))]
+            chosen = params_inc[int(np.argmax(good_m))]
     if first_included is None:
         raise RuntimeError(
             f"no virtual patient met the inclusion criteria for {patient.patient_id}"
