@@ -16,6 +16,7 @@ import typer
 from lupusim.calibrate.cli import calibrate_app
 from lupusim.clinical.cli import score_command
 from lupusim.errors import LupusimError
+from lupusim.sensitivity.cli import sensitivity_command
 from lupusim.trial.cli import trial_app
 
 app = typer.Typer(
@@ -83,6 +84,7 @@ def reproduce_command(
 app.command("score")(score_command)
 app.add_typer(trial_app, name="trial")
 app.add_typer(calibrate_app, name="calibrate")
+app.command("sensitivity")(sensitivity_command)
 
 export_app = typer.Typer(help="Export the model to exchange formats.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
