@@ -21,7 +21,7 @@ from lupusim.trial import (
 )
 
 TRIALS = Path(__file__).resolve().parents[1] / "examples" / "trials"
-SHIPPED = ("seed_pilot", "deng2017", "alms", "long_term_msc")
+SHIPPED = ("seed_pilot", "deng2017", "alms", "long_term_msc", "elnt")
 
 
 @pytest.fixture(scope="module")

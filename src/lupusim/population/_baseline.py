@@ -183,7 +183,6 @@ def _refractory_prior_therapy(start: float, stop: float) -> tuple[Dose, ...]:
     return (Prednisone(start, stop, 10.0),)
 
 
-
 #: Trial-entrant histories (``trial_entrant_histories``); every number cited or stated.
 #: SLE duration at entry: BLISS-LN median 3.3 years (Front Immunol 2022;13:999704 Table 2);
 #: assumption: three equally likely durations spanning its spread.
