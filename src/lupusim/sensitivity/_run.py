@@ -28,6 +28,7 @@ import pandas as pd
 from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, file_sha256, write_json
 from lupusim.model import get_preset, model_hash
+from lupusim.progress import counted_progress
 from lupusim.safe_csv import write_csv
 from lupusim.sensitivity._defaults import (
     DEFAULT_SAMPLES,
@@ -151,23 +152,7 @@ class _Bar:
 
     def __enter__(self) -> _Bar:
         if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                transient=False,
-            )
+            self._bar = counted_progress()
             self._bar.__enter__()
         return self
 

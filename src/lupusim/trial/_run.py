@@ -35,6 +35,7 @@ from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, write_json
 from lupusim.model import get_preset, model_hash
 from lupusim.population._baseline import BaselineCohort
+from lupusim.progress import counted_progress
 from lupusim.report import render_trial_report
 from lupusim.results import read_table
 from lupusim.trial._analysis import analyse
@@ -107,23 +108,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                transient=False,
-            )
+            self._bar = counted_progress()
             self._bar.__enter__()
         return self
 
