@@ -387,3 +387,14 @@ def test_criteria_and_schedule() -> None:
     assert upcr.holds(1.0) and upcr.holds(3.2) and not upcr.holds(0.9)
     assert p.visit_weeks() == [0, 4, 8, 12, 16, 20, 24]
     assert load_protocol(TRIALS / "long_term_msc.yaml").visit_weeks()[-1] == 260
+
+
+def test_a_key_with_a_line_break_is_named_on_one_line() -> None:
+    """A key holding U+0085 (a line break to Python) is shown escaped, found by fuzzing."""
+    data = yaml.safe_load((TRIALS / "deng2017.yaml").read_text())
+    data[" \x85"] = 1
+    with pytest.raises(InputError) as info:
+        protocol_from_dict(data, file="p.yaml")
+    message = str(info.value)
+    assert len(message.splitlines()) == 1
+    assert "' \\x85': value 1: Extra inputs are not permitted" in message

@@ -15,7 +15,7 @@ import typer
 
 from lupusim.calibrate.cli import calibrate_app
 from lupusim.clinical.cli import score_command
-from lupusim.errors import LupusimError
+from lupusim.errors import LupusimError, one_line
 from lupusim.sensitivity.cli import sensitivity_command
 from lupusim.trial.cli import trial_app
 
@@ -134,7 +134,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except LupusimError as exc:
-        typer.echo(f"lupusim: error: {exc}", err=True)
+        typer.echo(f"lupusim: error: {one_line(str(exc))}", err=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("lupusim: aborted", err=True)
@@ -145,7 +145,7 @@ def main() -> None:
         # Usage errors of the (possibly vendored) click underneath typer.
         format_message = getattr(exc, "format_message", None)
         if callable(format_message) and hasattr(exc, "exit_code"):
-            message = " ".join(str(format_message()).split())
+            message = one_line(str(format_message()))
             typer.echo(f"lupusim: error: {message}", err=True)
             sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
         raise

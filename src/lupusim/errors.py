@@ -7,6 +7,13 @@ message and a non-zero exit; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: every run of whitespace, line and paragraph separators
+    included (U+0085, U+2028, ...), becomes one space, so that an error naming a key or
+    value a user wrote cannot break the one-line contract of the command line."""
+    return " ".join(message.split())
+
+
 class LupusimError(Exception):
     """An expected failure with a message a user can act on."""
 

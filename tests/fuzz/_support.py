@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,8 +21,12 @@ from lupusim.safe_csv import is_formula
 CASES: Counter[str] = Counter()
 
 #: Few examples, no deadline: the whole fuzz suite stays well under a minute on 2 cores.
+#: The cases are derandomised (the same ones every run, so CI passes or fails on the code,
+#: not on the draw); ``LUPUSIM_FUZZ_RANDOM=1`` explores fresh cases and
+#: ``LUPUSIM_FUZZ_EXAMPLES=N`` sets their number, to hunt before a release.
 FUZZ = settings(
-    max_examples=100,
+    max_examples=int(os.environ.get("LUPUSIM_FUZZ_EXAMPLES", "100")),
+    derandomize=not os.environ.get("LUPUSIM_FUZZ_RANDOM"),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

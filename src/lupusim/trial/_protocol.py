@@ -821,7 +821,10 @@ def _path(loc: tuple[int | str, ...]) -> str:
         ):
             continue
         else:
-            out += f".{part}" if out else part
+            # a key as written where it is plain text, else quoted with escapes (a key
+            # with control or line-break characters must not break the message)
+            shown = part if part.isprintable() and part.strip() == part and part else repr(part)
+            out += f".{shown}" if out else shown
     return out
 
 
