@@ -44,7 +44,7 @@ def run_command(
         int | None, typer.Option("--seed", help="Random seed (default: the protocol's).")
     ] = None,
     backend: Annotated[
-        str, typer.Option("--backend", help="local, or ray (pip install 'lupusim[distributed]').")
+        str, typer.Option("--backend", help="local, or ray (pip install 'lupusim\\[distributed]').")
     ] = "local",
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster to join (default: local).")
