@@ -28,7 +28,7 @@ import pandas as pd
 from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, file_sha256, write_json
 from lupusim.model import get_preset, model_hash
-from lupusim.progress import counted_progress
+from lupusim.progress import OptionalProgress
 from lupusim.safe_csv import write_csv
 from lupusim.sensitivity._defaults import (
     DEFAULT_SAMPLES,
@@ -56,6 +56,7 @@ from lupusim.sensitivity._methods import (
     IncompleteDesign,
     MorrisResult,
     SobolResult,
+    factor_names,
     morris_screen,
     sobol_indices,
     top,
@@ -142,30 +143,15 @@ class SensitivityOptions:
     progress: bool = True
 
 
-class _Bar:
+class _Bar(OptionalProgress):
     """A rich progress bar over evaluations, or nothing."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _Bar:
-        if self.enabled:
-            self._bar = counted_progress()
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
 
     def stage(self, description: str, total: int) -> Callable[[int, int], None]:
         """A new bar; returns its ``(done, total)`` callback."""
-        if self._bar is None:
+        if self.bar is None:
             return lambda _done, _total: None
-        task = self._bar.add_task(description, total=total)
-        bar = self._bar
+        task = self.bar.add_task(description, total=total)
+        bar = self.bar
 
         def tick(done: int, _total: int) -> None:
             bar.update(task, completed=done)
@@ -349,8 +335,7 @@ def run_sensitivity(
                 "(no subject with a result)"
             )
         if run_morris:
-            n_names = len(set(f.group for f in factors)) if grouped else len(factors)
-            total = opts.trajectories * (n_names + 1)
+            total = opts.trajectories * (len(factor_names(factors, grouped)) + 1)
             t = time.perf_counter()
             try:
                 morris = morris_screen(
@@ -370,8 +355,7 @@ def run_sensitivity(
             else:
                 chosen = set(top(morris.ranked(), opts.top))
                 sobol_factors = [f for f in factors if f.name in chosen]
-            n_names = len(set(f.group for f in sobol_factors)) if grouped else len(sobol_factors)
-            total = opts.samples * (n_names + 2)
+            total = opts.samples * (len(factor_names(sobol_factors, grouped)) + 2)
             t = time.perf_counter()
             try:
                 sobol = sobol_indices(

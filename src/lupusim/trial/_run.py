@@ -35,7 +35,7 @@ from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, write_json
 from lupusim.model import get_preset, model_hash
 from lupusim.population._baseline import BaselineCohort
-from lupusim.progress import counted_progress
+from lupusim.progress import OptionalProgress
 from lupusim.report import render_trial_report
 from lupusim.results import read_table
 from lupusim.trial._analysis import analyse
@@ -98,34 +98,23 @@ def _identity(
     }
 
 
-class _Progress:
-    """A rich progress bar, or nothing."""
+class _Progress(OptionalProgress):
+    """A rich progress bar with named tasks, or nothing."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar: Any = None
+        super().__init__(enabled)
         self._tasks: dict[str, Any] = {}
 
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self._bar = counted_progress()
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
     def task(self, key: str, description: str, total: float) -> None:
-        if self._bar is not None:
-            self._tasks[key] = self._bar.add_task(description, total=total)
+        if self.bar is not None:
+            self._tasks[key] = self.bar.add_task(description, total=total)
 
     def update(self, key: str, completed: float, description: str | None = None) -> None:
-        if self._bar is not None and key in self._tasks:
+        if self.bar is not None and key in self._tasks:
             kwargs: dict[str, Any] = {"completed": completed}
             if description is not None:
                 kwargs["description"] = description
-            self._bar.update(self._tasks[key], **kwargs)
+            self.bar.update(self._tasks[key], **kwargs)
 
 
 # ------------------------------------------------------------------------------------
