@@ -8,6 +8,11 @@ values, the rows they were fitted to, bounds, parameters at a bound, the goodnes
 ``gof.csv`` and ``gof.png`` (every declared row, fitted or check-only, at the fitted
 values, simulated with a fresh seed so the table is not scored on the patients the fit
 saw).
+
+``human_posterior(out)`` is the Laplace posterior of the same objective around the
+installed fit (:mod:`lupusim.calibrate._laplace`): ``posterior_human.json`` (marginal
+widths, 90 % intervals, identifiability labels, covariance and an ensemble of parameter
+sets drawn from it) and ``identifiability.png``.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lupusim.calibrate._gof import gof_frame, plot_gof
+from lupusim.calibrate._laplace import LaplacePosterior, laplace_posterior
 from lupusim.calibrate._objective import TrialObjective, gof_records
 from lupusim.calibrate._problem import CalibrationProblem, FreeParameter, fit
 from lupusim.calibrate._spec import CalibrationSpec, human_spec
 from lupusim.model import get_preset
-from lupusim.model._presets import HUMAN_CALIBRATION_FILE
+from lupusim.model._presets import HUMAN_CALIBRATION_FILE, HUMAN_POSTERIOR_FILE
 
 #: Seed offset of the goodness-of-fit run (fresh patients, not those of the fit).
 GOF_SEED_OFFSET = 1000
@@ -139,3 +147,103 @@ def calibrate_human(
     return HumanCalibration(
         values, gof_path, payload["within"], payload["rows"], payload["seconds"]
     )
+
+
+@dataclass(frozen=True)
+class HumanPosterior:
+    """What :func:`human_posterior` wrote and found."""
+
+    posterior: LaplacePosterior
+    path: Path
+    seconds: float
+
+
+def human_posterior(
+    out: Path,
+    *,
+    draws: int = 200,
+    quick: bool = False,
+    workers: int = 1,
+    install: bool = False,
+    spec: CalibrationSpec | None = None,
+    seed: int = 0,
+    on_evaluation: Callable[[int, float], None] | None = None,
+) -> HumanPosterior:
+    """Laplace posterior of the spec's objective around the installed human fit (the
+    preset's current values of the free parameters, clipped into their bounds), on the
+    fit's own virtual patients (its seed and subject count); ``draws`` parameter sets
+    from it, drawn with ``seed``. Costs one objective evaluation per free parameter,
+    plus one."""
+    spec = human_spec() if spec is None else spec
+    n = spec.quick_subjects if quick else spec.subjects
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    objective = TrialObjective(spec, subjects=n, seed=spec.seed, workers=workers)
+    free = free_parameters(spec)
+    preset = get_preset("human")
+    at = {f.name: min(max(preset.values[f.name].value, f.lower), f.upper) for f in free}
+    count = 0
+
+    def residuals(values: dict[str, float]) -> Any:
+        nonlocal count
+        res = objective.residuals(values)
+        count += 1
+        if on_evaluation is not None:
+            on_evaluation(count, float(sum(r.value**2 for r in res)))
+        return res
+
+    problem = CalibrationProblem(spec.name, "human", free, residuals)
+    posterior = laplace_posterior(problem, at)
+    ensemble = posterior.draws(draws, np.random.default_rng(seed))
+    payload = {
+        "spec": spec.name,
+        "subjects": n,
+        "seed": spec.seed,
+        "draw_seed": seed,
+        "quick": quick,
+        "targets": [t.row for t in spec.targets if t.fit],
+        **posterior.to_json(ensemble),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    path = out / "posterior_human.json"
+    text = json.dumps(payload, indent=2) + "\n"
+    path.write_text(text)
+    plot_identifiability(posterior, out / "identifiability.png")
+    if install:
+        target = resources.files("lupusim.model").joinpath(HUMAN_POSTERIOR_FILE)
+        Path(str(target)).write_text(text)
+    return HumanPosterior(posterior, path, payload["seconds"])
+
+
+def plot_identifiability(posterior: LaplacePosterior, path: Path) -> None:
+    """Bars of posterior/prior width per parameter, coloured by identifiability."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lupusim.calibrate._laplace import PRACTICAL_WIDTH_RATIO
+
+    colour = {
+        "identifiable": "#2b7a3d",
+        "practically non-identifiable": "#d08c00",
+        "structurally non-identifiable": "#b23a3a",
+    }
+    labels = posterior.labels()
+    order = np.argsort(posterior.width_ratio)
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(order) + 1.4))
+    names = [posterior.names[i] for i in order]
+    ax.barh(
+        names,
+        posterior.width_ratio[order],
+        color=[colour[labels[n]] for n in names],
+    )
+    ax.axvline(PRACTICAL_WIDTH_RATIO, color="grey", ls="--", lw=1)
+    ax.set_xlim(0, 1.05)
+    ax.set_xlabel("posterior sd / prior sd of the log-parameter (1 = the targets say nothing)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colour.values()]
+    ax.legend(handles, list(colour), loc="lower right", fontsize=8)
+    ax.set_title("Human calibration: identifiability (Laplace approximation at the fit)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

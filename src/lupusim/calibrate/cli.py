@@ -81,3 +81,53 @@ def human_command(
         f"({result.seconds:.0f} s); wrote {out / 'calibration_human.json'}, {result.gof_path}, "
         f"{out / 'gof.png'}"
     )
+
+
+@calibrate_app.command("posterior")
+def posterior_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created).")],
+    draws: Annotated[
+        int, typer.Option("--draws", help="Parameter sets drawn from the posterior.", min=1)
+    ] = 200,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The spec's quick subject count (a smoke run, CI).")
+    ] = False,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="Also write the posterior into the package data (docs/model.md labels).",
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Threads per simulation (0 = all cores).", min=0)
+    ] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the posterior draws.")] = 0,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Laplace posterior and identifiability of the installed human fit: one evaluation
+    of the calibration objective per free parameter; write posterior_human.json and
+    identifiability.png into --out."""
+    from lupusim.calibrate._human import free_parameters, human_posterior
+    from lupusim.calibrate._spec import human_spec
+    from lupusim.progress import counted_progress
+
+    total = len(free_parameters(human_spec())) + 1
+    kwargs = {"draws": draws, "quick": quick, "workers": workers, "install": install}
+    if progress:
+        with counted_progress() as bar:
+            task = bar.add_task("Jacobian", total=total)
+
+            def tick(i: int, loss: float) -> None:
+                bar.update(task, completed=i)
+
+            result = human_posterior(out, seed=seed, on_evaluation=tick, **kwargs)  # type: ignore[arg-type]
+    else:
+        result = human_posterior(out, seed=seed, **kwargs)  # type: ignore[arg-type]
+    labels = result.posterior.labels()
+    counts = {k: sum(v == k for v in labels.values()) for k in sorted(set(labels.values()))}
+    typer.echo(
+        ", ".join(f"{v} {k}" for k, v in counts.items())
+        + f" of {len(labels)} parameters ({result.seconds:.0f} s); wrote {result.path}, "
+        f"{out / 'identifiability.png'}"
+    )

@@ -375,6 +375,17 @@ class Preset:
 HUMAN_CALIBRATION_FILE = "data/calibration_human.json"
 
 
+#: Written by ``lupusim calibrate posterior --install``: the Laplace posterior around the
+#: installed human fit (identifiability labels and a parameter ensemble).
+HUMAN_POSTERIOR_FILE = "data/posterior_human.json"
+
+
+def installed_human_posterior() -> dict[str, Any] | None:
+    """What ``lupusim calibrate posterior --install`` wrote (None when nothing is)."""
+    ref = resources.files("lupusim.model").joinpath(HUMAN_POSTERIOR_FILE)
+    return json.loads(ref.read_text()) if ref.is_file() else None
+
+
 def installed_human_calibration() -> dict[str, Any] | None:
     """What ``lupusim calibrate human --install`` wrote (None when nothing is installed)."""
     ref = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
