@@ -12,7 +12,7 @@ import math
 from importlib import resources
 from typing import Any
 
-from lupusim.model._presets import installed_human_calibration
+from lupusim.model._presets import installed_human_calibration, installed_human_posterior
 
 
 def _g(x: Any) -> str:
@@ -116,7 +116,61 @@ def render_human_calibration_markdown() -> str:
         "H23-H26 (Liu 2011, a different 14-patient cohort), H27 (a direction check in "
         "`lupusim reproduce sun2009`).",
     ]
+    out += render_identifiability_markdown()
     return "\n".join(out) + "\n"
+
+
+def identifiability_note(name: str) -> str:
+    """``identifiability: LABEL (posterior/prior width R)`` of a parameter of the installed
+    posterior, or "" (not a free parameter of the fit, or no posterior installed)."""
+    payload = installed_human_posterior()
+    if payload is None:
+        return ""
+    for p in payload["parameters"]:
+        if p["name"] == name:
+            return f"identifiability: {p['identifiability']} (width ratio {p['width_ratio']:.2f})"
+    return ""
+
+
+def render_identifiability_markdown() -> list[str]:
+    """The installed Laplace posterior (``lupusim calibrate posterior``) as Markdown."""
+    payload = installed_human_posterior()
+    if payload is None:
+        return []
+    out = [
+        "",
+        "### Identifiability of the human fit",
+        "",
+        "Written by `lupusim calibrate posterior`: a Laplace approximation around the "
+        "installed fit, with the Gauss–Newton Hessian JᵀJ of the fitted rows' residuals "
+        f"(forward differences of {payload['diff_step']:g} in log-parameters, on the fit's own "
+        f"{payload['subjects']} virtual patients per protocol, seed {payload['seed']}; "
+        f"{payload['seconds']:.0f} s). Width ratio = marginal posterior sd / prior sd of the "
+        "log-parameter, the prior being the fit's search box. The likelihood is widened by "
+        f"the misfit factor s² = {payload['misfit_factor']:.3g} (loss "
+        f"{payload['loss_at_mode']:.4g} over {payload['fitted_rows']} fitted rows less "
+        f"{len(payload['parameters'])} parameters; 1 when the model fits within the "
+        "spreads). Labels: *structurally "
+        "non-identifiable* when no fitted row moves with the parameter, *practically "
+        "non-identifiable* when the ratio is 0.5 or more, *identifiable* otherwise. "
+        f"{len(payload['draws'])} parameter sets drawn from this posterior ship with it "
+        "(`lupusim/model/data/posterior_human.json`).",
+        "",
+        "Limits: one Gaussian at the optimum; the residuals are step functions of the "
+        "parameters at the scale of one virtual patient, so the Jacobian is a secant over "
+        "the step; not checked against MCMC (about 9 s per evaluation of the objective).",
+        "",
+        "| parameter | value | 90 % interval | bounds | width ratio | identifiability |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in payload["parameters"]:
+        lo, hi = p["interval90"]
+        blo, bhi = p["bounds"]
+        out.append(
+            f"| `{p['name']}` | {_g(p['value'])} | {_g(lo)}–{_g(hi)} | "
+            f"[{_g(blo)}, {_g(bhi)}] | {p['width_ratio']:.2f} | {p['identifiability']} |"
+        )
+    return out
 
 
 def render_calibration_markdown() -> str:

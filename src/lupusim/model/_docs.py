@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lupusim.model._calibration_doc import render_calibration_markdown
+from lupusim.model._calibration_doc import identifiability_note, render_calibration_markdown
 from lupusim.model._presets import PRESET_NAMES, PROCESS_PARAMETERS, get_preset
 from lupusim.model._provenance import Assumption, Calibrated, Citation
 from lupusim.model._sle import build_model
@@ -96,8 +96,11 @@ def _sym(name: str) -> str:
     return r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
-def _provenance_text(p: Citation | Calibrated | Assumption) -> str:
-    return p.describe().replace("|", "/")
+def _provenance_text(p: Citation | Calibrated | Assumption, name: str = "") -> str:
+    """The provenance, and for a parameter of the installed human fit its identifiability."""
+    text = p.describe()
+    note = identifiability_note(name) if isinstance(p, Calibrated) and name else ""
+    return (text + ("; " + note if note else "")).replace("|", "/")
 
 
 def render_model_markdown() -> str:
@@ -152,11 +155,12 @@ def render_model_markdown() -> str:
                 lines.append(f"| `{k}` | {g.share:.1%} | {g.factor:g} | {why} |")
             lines.append("")
         lines.append("| parameter | unit | value | meaning | provenance |\n|---|---|---|---|---|")
+        human = preset.species == "human"
         for prm in preset.model.parameters:
             pv = preset.values[prm.name]
+            prov = _provenance_text(pv.provenance, prm.name if human else "")
             lines.append(
-                f"| `{prm.name}` | {prm.unit} | {pv.value:.6g} | {prm.description} | "
-                f"{_provenance_text(pv.provenance)} |"
+                f"| `{prm.name}` | {prm.unit} | {pv.value:.6g} | {prm.description} | {prov} |"
             )
         process = [k for k in PROCESS_PARAMETERS if k in preset.values]
         if process:
@@ -166,7 +170,7 @@ def render_model_markdown() -> str:
                 pv = preset.values[k]
                 lines.append(
                     f"| `{k}` | {PROCESS_PARAMETERS[k]} | {pv.value:.6g} | "
-                    f"{_provenance_text(pv.provenance)} |"
+                    f"{_provenance_text(pv.provenance, k)} |"
                 )
         lines.append("")
     lines.append(_OPERATIONAL)
