@@ -62,6 +62,27 @@ def free_parameters(spec: CalibrationSpec) -> tuple[FreeParameter, ...]:
     return tuple(out)
 
 
+def counted_problem(
+    spec: CalibrationSpec,
+    objective: TrialObjective,
+    free: tuple[FreeParameter, ...],
+    on_evaluation: Callable[[int, float], None] | None,
+) -> CalibrationProblem:
+    """The calibration problem of ``objective``'s fitted rows over ``free``, calling
+    ``on_evaluation(count, loss)`` after each evaluation (a progress bar)."""
+    count = 0
+
+    def residuals(values: dict[str, float]) -> Any:
+        nonlocal count
+        res = objective.residuals(values)
+        count += 1
+        if on_evaluation is not None:
+            on_evaluation(count, float(sum(r.value**2 for r in res)))
+        return res
+
+    return CalibrationProblem(spec.name, "human", free, residuals)
+
+
 def calibrate_human(
     out: Path,
     *,
@@ -87,17 +108,7 @@ def calibrate_human(
         spec, subjects=n, seed=spec.seed, workers=workers, protocol_dir=protocol_dir
     )
     free = free_parameters(spec)
-    count = 0
-
-    def residuals(values: dict[str, float]) -> Any:
-        nonlocal count
-        res = objective.residuals(values)
-        count += 1
-        if on_evaluation is not None:
-            on_evaluation(count, float(sum(r.value**2 for r in res)))
-        return res
-
-    problem = CalibrationProblem(spec.name, "human", free, residuals)
+    problem = counted_problem(spec, objective, free, on_evaluation)
     result = (
         fit(problem, max_evaluations=evaluations, method=spec.method)
         if free and evaluations > 0
@@ -182,17 +193,7 @@ def human_posterior(
     free = free_parameters(spec)
     preset = get_preset("human")
     at = {f.name: min(max(preset.values[f.name].value, f.lower), f.upper) for f in free}
-    count = 0
-
-    def residuals(values: dict[str, float]) -> Any:
-        nonlocal count
-        res = objective.residuals(values)
-        count += 1
-        if on_evaluation is not None:
-            on_evaluation(count, float(sum(r.value**2 for r in res)))
-        return res
-
-    problem = CalibrationProblem(spec.name, "human", free, residuals)
+    problem = counted_problem(spec, objective, free, on_evaluation)
     posterior = laplace_posterior(problem, at)
     ensemble = posterior.draws(draws, np.random.default_rng(seed))
     payload = {
