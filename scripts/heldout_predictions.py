@@ -6,10 +6,15 @@ patients with the human preset as installed, computes each published outcome wit
 same measures the calibration uses (lupusim.calibrate._measures, on the trial's visit and
 score tables), and writes docs/predictions.md: published value, its 95 % interval where
 a size is known, the prediction with its Monte Carlo SE, and whether the interval holds
-it. Nothing here feeds back into a fit: the published values below are read only to be
+it. With ``--draws K`` (default 20) each outcome is also predicted under K parameter sets
+of the installed posterior (``lupusim calibrate posterior``), on ``--draw-subjects``
+patients each (the same patients for every draw), and the 5-95 % range across draws is
+printed as the model interval: what the calibration's parameter uncertainty leaves open.
+Nothing here feeds back into a fit: the published values below are read only to be
 printed beside the predictions.
 
-    python scripts/heldout_predictions.py [--subjects N] [--seed S] [--out docs/predictions.md]
+    python scripts/heldout_predictions.py [--subjects N] [--seed S] [--draws K]
+        [--draw-subjects M] [--out docs/predictions.md]
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pydantic import TypeAdapter
 
 from lupusim.calibrate._measures import ArmTables, Estimate, estimate
-from lupusim.calibrate._objective import simulate_arms
+from lupusim.calibrate._objective import preset_with, simulate_arms
 from lupusim.calibrate._spec import Measure
 from lupusim.calibrate._targets import wilson_interval
-from lupusim.model import get_preset
+from lupusim.model import Preset, get_preset
+from lupusim.model._presets import installed_human_posterior
 from lupusim.trial._protocol import load_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,29 +229,66 @@ def _fmt(x: float) -> str:
     return "—" if not math.isfinite(x) else f"{x:.3g}"
 
 
+def _simulate_all(
+    preset: Preset, subjects: int, seed: int, workers: int
+) -> dict[str, Mapping[str, ArmTables]]:
+    return {
+        name: simulate_arms(
+            load_protocol(EXAMPLES / f"{name}.yaml"),
+            preset,
+            subjects=subjects,
+            seed=seed,
+            workers=workers,
+        )
+        for name in dict.fromkeys(o.protocol for o in OUTCOMES)
+    }
+
+
+def _estimate(o: Outcome, tables: Mapping[str, Mapping[str, ArmTables]]) -> Estimate:
+    return estimate(MEASURE.validate_python(o.measure), {o.arm: 1.0}, tables[o.protocol])
+
+
+def model_intervals(
+    preset: Preset, draws: int, subjects: int, seed: int, workers: int
+) -> tuple[list[tuple[float, float]], int]:
+    """5-95 % range of each outcome across the first ``draws`` parameter sets of the
+    installed posterior (same virtual patients for every set), and the sets used."""
+    posterior = installed_human_posterior()
+    if posterior is None or draws <= 0:
+        return [(math.nan, math.nan)] * len(OUTCOMES), 0
+    values = np.full((len(OUTCOMES), 0), math.nan)
+    sets = posterior["draws"][:draws]
+    for i, parameters in enumerate(sets):
+        tables = _simulate_all(preset_with(preset, parameters), subjects, seed, workers)
+        column = np.array([[_estimate(o, tables).value] for o in OUTCOMES])
+        values = np.hstack([values, column])
+        print(f"posterior draw {i + 1}/{len(sets)}: simulated", flush=True)
+    lo = np.nanquantile(values, 0.05, axis=1)
+    hi = np.nanquantile(values, 0.95, axis=1)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)], len(sets)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=400)
     parser.add_argument("--seed", type=int, default=9001)
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--draw-subjects", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "predictions.md")
     args = parser.parse_args()
     preset = get_preset("human")
     start = time.perf_counter()
-    tables: dict[str, Mapping[str, ArmTables]] = {}
-    for name in dict.fromkeys(o.protocol for o in OUTCOMES):
-        protocol = load_protocol(EXAMPLES / f"{name}.yaml")
-        tables[name] = simulate_arms(
-            protocol, preset, subjects=args.subjects, seed=args.seed, workers=args.workers
-        )
-        print(f"{name}: simulated", flush=True)
+    tables = _simulate_all(preset, args.subjects, args.seed, args.workers)
+    print("installed fit: simulated", flush=True)
+    intervals, n_sets = model_intervals(
+        preset, args.draws, args.draw_subjects, args.seed, args.workers
+    )
     rows = []
     within = 0
     misses: list[str] = []
-    for o in OUTCOMES:
-        est: Estimate = estimate(
-            MEASURE.validate_python(o.measure), {o.arm: 1.0}, tables[o.protocol]
-        )
+    for o, (mlo, mhi) in zip(OUTCOMES, intervals, strict=True):
+        est = _estimate(o, tables)
         lo, hi = wilson_interval(o.published, o.n) if o.n else (math.nan, math.nan)
         inside = math.isfinite(est.value) and lo <= est.value <= hi
         within += inside
@@ -254,7 +298,8 @@ def main() -> int:
         rows.append(
             f"| {o.trial} | {o.arm} | {o.outcome} | {_fmt(o.published)} (n {o.n}) | "
             f"{_fmt(lo)}–{_fmt(hi)} | {_fmt(est.value)} ± {_fmt(est.mc_se)} | "
-            f"{'yes' if inside else '**no**'} | {o.definition} | {o.source} |"
+            f"{_fmt(mlo)}–{_fmt(mhi)} | {'yes' if inside else '**no**'} | "
+            f"{o.definition} | {o.source} |"
         )
     seconds = time.perf_counter() - start
     provenance = preset.values["b_activation_max"].provenance
@@ -275,12 +320,19 @@ def main() -> int:
             f"({args.subjects} virtual patients per protocol, seed {args.seed}, "
             f"{seconds:.0f} s; model calibration: {calibration}).",
             "",
+            "*Model 90 %* is the 5-95 % range of the prediction across "
+            f"{n_sets} parameter sets drawn from the installed posterior (`lupusim calibrate "
+            f"posterior`, a Laplace approximation; {args.draw_subjects} virtual patients per "
+            "protocol, the same for every set, so the range also holds that many patients' "
+            "sampling noise): how much the calibration's parameter uncertainty leaves open. "
+            "*within* is judged on the installed fit's prediction alone.",
+            "",
             f"**{within} of {len(OUTCOMES)}** predictions fall within the published interval."
             + (f" Outside: {'; '.join(misses)}." if misses else ""),
             "",
-            "| trial | arm | outcome | published | 95 % interval | predicted ± MC SE | within "
-            "| how lupusim computes it | source |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| trial | arm | outcome | published | 95 % interval | predicted ± MC SE | model 90 % "
+            "| within | how lupusim computes it | source |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             "Not run: Feldman 2015's serious-infection rate in lupus nephritis (23.9 per 100 "
