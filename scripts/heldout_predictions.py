@@ -256,15 +256,14 @@ def model_intervals(
     posterior = installed_human_posterior()
     if posterior is None or draws <= 0:
         return [(math.nan, math.nan)] * len(OUTCOMES), 0
-    values = np.full((len(OUTCOMES), 0), math.nan)
     sets = posterior["draws"][:draws]
+    per_set = []  # one row per parameter set, one column per outcome
     for i, parameters in enumerate(sets):
         tables = _simulate_all(preset_with(preset, parameters), subjects, seed, workers)
-        column = np.array([[_estimate(o, tables).value] for o in OUTCOMES])
-        values = np.hstack([values, column])
+        per_set.append([_estimate(o, tables).value for o in OUTCOMES])
         print(f"posterior draw {i + 1}/{len(sets)}: simulated", flush=True)
-    lo = np.nanquantile(values, 0.05, axis=1)
-    hi = np.nanquantile(values, 0.95, axis=1)
+    lo = np.nanquantile(per_set, 0.05, axis=0)
+    hi = np.nanquantile(per_set, 0.95, axis=0)
     return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)], len(sets)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from lupusim.calibrate._gof import gof_frame, plot_gof
-from lupusim.calibrate._laplace import LaplacePosterior, laplace_posterior
+from lupusim.calibrate._laplace import PRACTICAL_WIDTH_RATIO, LaplacePosterior, laplace_posterior
 from lupusim.calibrate._objective import TrialObjective, gof_records
 from lupusim.calibrate._problem import CalibrationProblem, FreeParameter, fit
 from lupusim.calibrate._spec import CalibrationSpec, human_spec
@@ -222,8 +222,6 @@ def plot_identifiability(posterior: LaplacePosterior, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from lupusim.calibrate._laplace import PRACTICAL_WIDTH_RATIO
 
     colour = {
         "identifiable": "#2b7a3d",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -110,20 +111,27 @@ def posterior_command(
     identifiability.png into --out."""
     from lupusim.calibrate._human import free_parameters, human_posterior
     from lupusim.calibrate._spec import human_spec
-    from lupusim.progress import counted_progress
+    from lupusim.progress import OptionalProgress
 
-    total = len(free_parameters(human_spec())) + 1
-    kwargs = {"draws": draws, "quick": quick, "workers": workers, "install": install}
-    if progress:
-        with counted_progress() as bar:
-            task = bar.add_task("Jacobian", total=total)
+    with OptionalProgress(progress) as shown:
+        on_evaluation: Callable[[int, float], None] | None = None
+        if shown.bar is not None:
+            bar = shown.bar
+            task = bar.add_task("Jacobian", total=len(free_parameters(human_spec())) + 1)
 
             def tick(i: int, loss: float) -> None:
                 bar.update(task, completed=i)
 
-            result = human_posterior(out, seed=seed, on_evaluation=tick, **kwargs)  # type: ignore[arg-type]
-    else:
-        result = human_posterior(out, seed=seed, **kwargs)  # type: ignore[arg-type]
+            on_evaluation = tick
+        result = human_posterior(
+            out,
+            draws=draws,
+            quick=quick,
+            workers=workers,
+            install=install,
+            seed=seed,
+            on_evaluation=on_evaluation,
+        )
     labels = result.posterior.labels()
     counts = {k: sum(v == k for v in labels.values()) for k in sorted(set(labels.values()))}
     typer.echo(

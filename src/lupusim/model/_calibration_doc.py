@@ -120,16 +120,16 @@ def render_human_calibration_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
-def identifiability_note(name: str) -> str:
-    """``identifiability: LABEL (posterior/prior width R)`` of a parameter of the installed
-    posterior, or "" (not a free parameter of the fit, or no posterior installed)."""
+def identifiability_notes() -> dict[str, str]:
+    """``identifiability: LABEL (width ratio R)`` of each free parameter of the installed
+    posterior, by name (empty when no posterior is installed)."""
     payload = installed_human_posterior()
     if payload is None:
-        return ""
-    for p in payload["parameters"]:
-        if p["name"] == name:
-            return f"identifiability: {p['identifiability']} (width ratio {p['width_ratio']:.2f})"
-    return ""
+        return {}
+    return {
+        p["name"]: f"identifiability: {p['identifiability']} (width ratio {p['width_ratio']:.2f})"
+        for p in payload["parameters"]
+    }
 
 
 def render_identifiability_markdown() -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lupusim.model._calibration_doc import identifiability_note, render_calibration_markdown
+from lupusim.model._calibration_doc import identifiability_notes, render_calibration_markdown
 from lupusim.model._presets import PRESET_NAMES, PROCESS_PARAMETERS, get_preset
 from lupusim.model._provenance import Assumption, Calibrated, Citation
 from lupusim.model._sle import build_model
@@ -96,11 +96,12 @@ def _sym(name: str) -> str:
     return r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
-def _provenance_text(p: Citation | Calibrated | Assumption, name: str = "") -> str:
-    """The provenance, and for a parameter of the installed human fit its identifiability."""
+def _provenance_text(p: Citation | Calibrated | Assumption, note: str = "") -> str:
+    """The provenance, and ``note`` (a calibrated parameter's identifiability) after it."""
     text = p.describe()
-    note = identifiability_note(name) if isinstance(p, Calibrated) and name else ""
-    return (text + ("; " + note if note else "")).replace("|", "/")
+    if note and isinstance(p, Calibrated):
+        text += "; " + note
+    return text.replace("|", "/")
 
 
 def render_model_markdown() -> str:
@@ -131,6 +132,7 @@ def render_model_markdown() -> str:
             lines.append(f"| `{o.name}` | {o.unit} | {o.description} | ${expr}$ |")
         lines.append("")
     lines.append("## Parameters by preset\n")
+    notes = identifiability_notes()
     for name in PRESET_NAMES:
         preset = get_preset(name)
         lines.append(f"### `{name}` — {preset.description}\n")
@@ -158,7 +160,7 @@ def render_model_markdown() -> str:
         human = preset.species == "human"
         for prm in preset.model.parameters:
             pv = preset.values[prm.name]
-            prov = _provenance_text(pv.provenance, prm.name if human else "")
+            prov = _provenance_text(pv.provenance, notes.get(prm.name, "") if human else "")
             lines.append(
                 f"| `{prm.name}` | {prm.unit} | {pv.value:.6g} | {prm.description} | {prov} |"
             )
@@ -170,7 +172,7 @@ def render_model_markdown() -> str:
                 pv = preset.values[k]
                 lines.append(
                     f"| `{k}` | {PROCESS_PARAMETERS[k]} | {pv.value:.6g} | "
-                    f"{_provenance_text(pv.provenance, k)} |"
+                    f"{_provenance_text(pv.provenance, notes.get(k, ''))} |"
                 )
         lines.append("")
     lines.append(_OPERATIONAL)
