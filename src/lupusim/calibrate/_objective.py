@@ -29,7 +29,7 @@ from lupusim.calibrate._measures import ArmTables, Estimate, estimate
 from lupusim.calibrate._problem import Residual
 from lupusim.calibrate._spec import CalibrationSpec, TargetSpec, protocol_path
 from lupusim.calibrate._targets import TargetRow, package_targets
-from lupusim.model import ParameterValue, Preset, get_preset
+from lupusim.model import Preset, get_preset
 from lupusim.trial._cohort import build_population
 from lupusim.trial._protocol import Protocol, load_protocol
 from lupusim.trial._run import make_chunks
@@ -94,10 +94,7 @@ class SimulatedTarget:
 
 def preset_with(preset: Preset, values: Mapping[str, float]) -> Preset:
     """``preset`` with some values replaced (provenance kept)."""
-    overrides = {
-        k: ParameterValue(float(v), preset.values[k].provenance) for k, v in values.items()
-    }
-    return preset.with_values(preset.name, preset.description, **overrides)
+    return preset.with_numbers(values)
 
 
 def simulate_arms(

@@ -330,6 +330,17 @@ class Preset:
             self, name=name, description=description, values={**self.values, **overrides}
         )
 
+    def with_numbers(self, values: Mapping[str, float]) -> Preset:
+        """The same preset with some parameters set to new numbers (provenance kept), e.g.
+        one parameter set of a posterior ensemble."""
+        unknown = set(values) - set(self.values)
+        if unknown:
+            raise KeyError(f"unknown parameters {sorted(unknown)}")
+        overrides = {
+            k: ParameterValue(float(v), self.values[k].provenance) for k, v in values.items()
+        }
+        return replace(self, values={**self.values, **overrides})
+
     def initial_state(self, parameters: np.ndarray | None = None) -> np.ndarray:
         """Disease-free initial state for ``parameters`` (default: the preset's).
 

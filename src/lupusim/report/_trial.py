@@ -9,7 +9,8 @@ Sections: header (protocol, source, settings, a plain statement that these are m
 predictions), population (screening funnel, baseline, target match), arm trajectories
 (median and 25–75 % band of living subjects), endpoints (estimates with 95 % CIs,
 responder and rate bars, value distributions, Kaplan–Meier curves, comparisons), power
-(at the protocol's size and over the sample-size curve), failures and the raw summary.
+(at the protocol's size and over the sample-size curve), model uncertainty (when the run
+has posterior draws: model intervals and assurance), failures and the raw summary.
 
 Every section tolerates what a run may lack: JSON nulls, missing tables or columns,
 endpoints without events, a single arm.
@@ -44,6 +45,7 @@ from lupusim.report._tables import (
     row,
     table_from_frame,
 )
+from lupusim.report._uncertainty import uncertainty_section
 from lupusim.results import RESULTS_DB, read_table
 
 REPORT_NAME = "report.html"
@@ -95,6 +97,15 @@ _DISCLAIMER = (
     "model itself; read the results as hypotheses to be tested against real trials."
 )
 
+_DISCLAIMER_MODEL = (
+    _DISCLAIMER.split(" Confidence intervals")[0]
+    + " Confidence intervals describe the sampling uncertainty among the virtual "
+    "patients; the model-uncertainty section adds, for the same numbers, their spread "
+    "over parameter sets drawn from the calibration's posterior, which carries only "
+    "what the calibration targets say about the parameters, not errors of the model's "
+    "structure. Read the results as hypotheses to be tested against real trials."
+)
+
 
 # ------------------------------------------------------------------------------------
 # entry point
@@ -136,7 +147,7 @@ def render_trial_report(out_dir: str | Path) -> Path:
         "source": F.text(summary.get("source")),
         "analysis": F.text(summary.get("analysis")),
         "written": _written(summary_path),
-        "disclaimer": _DISCLAIMER,
+        "disclaimer": _DISCLAIMER if "uncertainty" not in summary else _DISCLAIMER_MODEL,
         "key_settings": _key_settings(summary),
         "settings": _all_settings(summary.get("settings")),
         "arms": [{"name": a, "colour": colours[a]} for a in arms],
@@ -148,6 +159,13 @@ def render_trial_report(out_dir: str | Path) -> Path:
             for name, spec in endpoints.items()
         ],
         "power": _power(summary.get("power"), list(endpoints)),
+        "uncertainty": uncertainty_section(
+            summary.get("uncertainty"),
+            summary.get("power"),
+            {name: _kind_unit(name, spec) for name, spec in endpoints.items()},
+            arms,
+            colours,
+        ),
         "failures": _failures(summary.get("failures"), data, arms),
         "data_notes": data.notes,
         "raw_summary": json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False),
@@ -660,6 +678,11 @@ def _endpoint_unit(name: str, kind: str, spec: Mapping[str, Any]) -> str:
         return "SLEDAI-2K points (mean)"
     unit = unit_from_name(name)
     return f"{unit} (mean)" if unit else "mean (unit not recorded in summary.json)"
+
+
+def _kind_unit(name: str, spec: Mapping[str, Any]) -> tuple[str, str]:
+    kind = str(spec.get("kind") or "")
+    return kind, _endpoint_unit(name, kind, spec)
 
 
 def _value_unit(unit: str) -> str:

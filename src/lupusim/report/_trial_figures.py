@@ -1,4 +1,5 @@
-"""The trial report's figures: screening funnel, arm trajectories, endpoints and power.
+"""The trial report's figures: screening funnel, arm trajectories, endpoints, power and
+model uncertainty.
 
 Each function draws one matplotlib figure from a run's numbers (``summary.json`` blocks
 or rows of ``results.duckdb`` tables) and returns it as a PNG data URI, or None when
@@ -13,7 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.patches import Patch
+from matplotlib.artist import Artist
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 from lupusim.report import _format as F
 from lupusim.report._figures import FIGSIZE_IN, data_uri, group_colours, new_axes
@@ -402,5 +405,138 @@ def power_curve_figure(
     ax.set_title("Power against sample size", fontsize=10)
     ax.grid(True, alpha=0.25, linewidth=0.6)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), framealpha=0.85)
+    fig.tight_layout()
+    return data_uri(fig)
+
+
+def uncertainty_figure(
+    name: str,
+    kind: str,
+    unit: str,
+    block: Mapping[str, Any],
+    arms: Sequence[str],
+    colours: Mapping[str, str],
+) -> str | None:
+    """One endpoint's arm estimates with both intervals: the 95 % sampling CI of the main
+    run (black whisker) and the model interval across posterior draws (shaded box), the
+    draws themselves as small dots. ``block``: summary.json's ``uncertainty.arms``."""
+    scale = 100.0 if kind == "binary" else 1.0
+    fig, ax = new_axes()
+    drawn = False
+    for i, arm in enumerate(arms):
+        entry = F.get(block, arm, name)
+        if not isinstance(entry, Mapping):
+            continue
+        colour = colours.get(arm, "#555555")
+        lo, hi = F.pair(F.get(entry, "model", "interval90"))
+        if lo is not None and hi is not None:
+            ax.add_patch(
+                Rectangle(
+                    (i - 0.3, lo * scale),
+                    0.6,
+                    max((hi - lo) * scale, 1e-9),
+                    facecolor=colour,
+                    alpha=0.25,
+                    edgecolor=colour,
+                )
+            )
+        raw = entry.get("centred_draws", entry.get("draws")) or []
+        draws = np.array(
+            [F.finite(v) for v in raw if F.finite(v) is not None],
+            dtype=float,
+        )
+        if draws.size:
+            jitter = np.linspace(-0.22, 0.22, draws.size)
+            ax.plot(i + jitter, draws * scale, ".", color=colour, ms=3, alpha=0.7)
+        y = F.finite(entry.get("estimate"))
+        if y is None:
+            continue
+        slo, shi = F.pair(entry.get("sampling_ci95"))
+        yerr = (
+            [[max(y - slo, 0.0) * scale], [max(shi - y, 0.0) * scale]]
+            if slo is not None and shi is not None
+            else None
+        )
+        ax.errorbar([i], [y * scale], yerr=yerr, fmt="D", color="black", capsize=4, ms=5)
+        drawn = True
+    if not drawn:
+        return None
+    ax.set_xticks(range(len(arms)), list(arms), fontsize=8)
+    ax.set_xlim(-0.7, len(arms) - 0.3)
+    ax.set_ylabel("responders (%)" if kind == "binary" else unit)
+    ax.set_title(name, fontsize=10)
+    ax.grid(True, axis="y", alpha=0.25, linewidth=0.6)
+    ax.legend(
+        handles=[
+            Line2D([], [], color="black", marker="D", ms=5, label="fit, 95 % sampling CI"),
+            Patch(facecolor="#777777", alpha=0.25, label="model 90 % interval"),
+            Line2D([], [], color="#777777", marker=".", ls="none", label="posterior draws"),
+        ],
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncol=3,
+        frameon=False,
+    )
+    fig.tight_layout()
+    return data_uri(fig)
+
+
+def assurance_figure(
+    series: Mapping[str, Sequence[tuple[float, float, float | None, float | None, float | None]]],
+    keys: Sequence[str],
+    protocol_total: float | None,
+    alpha: str,
+) -> str | None:
+    """Power at the fit (solid), its model 90 % band across posterior draws (shaded) and
+    the assurance (dashed) against total sample size, one colour per key; points
+    ``(total, power, model low, model high, assurance)``."""
+    if not keys:
+        return None
+    colours = group_colours(keys)
+    fig, ax = new_axes((FIGSIZE_IN[0] * 1.35, FIGSIZE_IN[1] * 1.15))
+    for key in keys:
+        pts = sorted(series[key])
+        x = np.array([p[0] for p in pts])
+        ax.plot(x, [100 * p[1] for p in pts], "-o", ms=3.5, color=colours[key], label=key)
+        lows = [p[2] for p in pts]
+        highs = [p[3] for p in pts]
+        if all(v is not None for v in lows + highs):
+            ax.fill_between(
+                x,
+                [100 * float(v) for v in lows if v is not None],
+                [100 * float(v) for v in highs if v is not None],
+                color=colours[key],
+                alpha=0.18,
+                lw=0,
+            )
+        assured = [(p[0], p[4]) for p in pts if p[4] is not None]
+        if assured:
+            ax.plot(
+                [a for a, _ in assured],
+                [100 * float(b) for _, b in assured],
+                "--",
+                color=colours[key],
+                lw=1.2,
+            )
+    ax.axhline(100 * POWER_TARGET, color="black", ls=":", lw=0.9)
+    if protocol_total:
+        ax.axvline(protocol_total, color="#888888", ls=":", lw=1.0)
+    ax.set_ylim(-3, 103)
+    ax.set_xlabel("total sample size (patients, all arms)")
+    ax.set_ylabel(f"power (%), two-sided α = {alpha}")
+    ax.set_title("Power and assurance", fontsize=10)
+    ax.grid(True, alpha=0.25, linewidth=0.6)
+    handles: list[Artist] = [
+        Line2D([], [], color=colours[k], marker="o", ms=3.5, label=k) for k in keys
+    ]
+    handles += [
+        Line2D([], [], color="#555555", label="power at the fit"),
+        Patch(facecolor="#555555", alpha=0.18, label="model 90 % band"),
+        Line2D([], [], color="#555555", ls="--", label="assurance"),
+    ]
+    ax.legend(
+        handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), framealpha=0.85
+    )
     fig.tight_layout()
     return data_uri(fig)

@@ -43,7 +43,7 @@ import numpy as np
 
 from lupusim.calibrate._objective import preset_with
 from lupusim.errors import LupusimError
-from lupusim.model import Preset, get_preset
+from lupusim.model import Preset, get_preset, rescaled_parameters
 from lupusim.trial._analysis import Outcomes, _estimate, _horizon_weeks, endpoint_kind
 from lupusim.trial._cohort import build_population
 from lupusim.trial._protocol import Protocol
@@ -153,15 +153,7 @@ def with_parameters(preset: Preset, chunk: Chunk, values: Mapping[str, float]) -
     keeps every patient's own deviate (and subgroup factor) around the new median and a
     fixed one takes the new value. Process parameters (not in the model's vector) are
     applied through the preset."""
-    model = preset.model
-    params = chunk.parameters.copy()
-    for name, value in values.items():
-        if name in model.parameter_names:
-            base = preset.values[name].value
-            if base <= 0:
-                raise ValueError(f"{name}: cannot scale a parameter whose preset value is 0")
-            params[:, model.parameter_index(name)] *= value / base
-    return replace(chunk, parameters=params)
+    return replace(chunk, parameters=rescaled_parameters(preset, chunk.parameters, values))
 
 
 @dataclass

@@ -9,6 +9,10 @@ Output directory::
     report.html       figures (``lupusim trial report DIR`` re-renders it)
     manifest.json     versions, hashes, seed, timings
 
+With ``uncertainty`` > 0 the protocol is also rerun under that many parameter sets of
+the calibration's posterior (:mod:`lupusim.trial._uncertainty`); summary.json gains the
+model intervals and assurance, and each finished draw is kept in ``work/uncertainty``.
+
 Each chunk is written atomically (a temporary folder renamed when complete), so a run
 killed part-way resumes at the first unfinished chunk; random numbers depend only on
 the seed and the subject, so the resumed run ends with the same results as an
@@ -33,7 +37,7 @@ import pandas as pd
 from lupusim.engine._simulate import Backend
 from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, write_json
-from lupusim.model import get_preset, model_hash
+from lupusim.model import get_preset, load_ensemble, model_hash
 from lupusim.population._baseline import BaselineCohort
 from lupusim.progress import OptionalProgress
 from lupusim.report import render_trial_report
@@ -43,6 +47,7 @@ from lupusim.trial._backend import make_backend
 from lupusim.trial._cohort import ScreeningLog, TrialPopulation, build_population
 from lupusim.trial._protocol import Protocol
 from lupusim.trial._simulate import Chunk, ChunkResult, RunSettings
+from lupusim.trial._uncertainty import DrawPlan, draw_subjects, run_uncertainty
 
 DEFAULT_SUBJECTS = 1000
 TABLES = ("outcomes", "status", "visits", "scores", "trajectories")
@@ -68,6 +73,12 @@ class TrialOptions:
     #: plausible ranges the protocol was checked against in place of the defaults
     #: (name -> (low, high)); written to summary.json and manifest.json
     range_overrides: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    #: posterior parameter sets to rerun the protocol under (0: none; model uncertainty)
+    uncertainty: int = 0
+    #: virtual patients per posterior draw (None: the protocol's size, at least 200)
+    uncertainty_subjects: int | None = None
+    #: posterior file with the draws (None: the installed one)
+    posterior: Path | None = None
 
     def resolved_seed(self, protocol: Protocol) -> int:
         if self.seed is not None:
@@ -88,7 +99,7 @@ def protocol_hash(protocol: Protocol) -> str:
 def _identity(
     protocol: Protocol, options: TrialOptions, settings: RunSettings, n: int
 ) -> dict[str, Any]:
-    return {
+    identity: dict[str, Any] = {
         "protocol": protocol.name,
         "protocol_sha256": protocol_hash(protocol),
         "n_subjects": n,
@@ -96,6 +107,15 @@ def _identity(
         "settings": settings.to_dict(),
         "model_sha256": model_hash(get_preset("human").model),
     }
+    if options.uncertainty:
+        identity["uncertainty"] = {
+            "draws": options.uncertainty,
+            "subjects_per_draw": draw_subjects(protocol, n, options.uncertainty_subjects),
+            "posterior": str(options.posterior) if options.posterior else "installed",
+            "n_trials": options.n_trials,
+            "power_curve": list(options.power_curve),
+        }
+    return identity
 
 
 class _Progress(OptionalProgress):
@@ -318,6 +338,7 @@ def run_trial(
     n = opts.resolved_subjects(protocol)
     settings = RunSettings(seed=seed, solver=opts.solver, **opts.settings_overrides)
     identity = _identity(protocol, opts, settings, n)
+    ensemble = load_ensemble(opts.posterior) if opts.uncertainty else None
     resuming = _prepare_dir(out, identity, opts.overwrite)
     work = out / "work"
     work.mkdir(exist_ok=True)
@@ -398,8 +419,39 @@ def run_trial(
         "workers": opts.workers,
         "n_trials": opts.n_trials,
         "range_overrides": {k: list(v) for k, v in opts.range_overrides.items()},
+        "uncertainty_draws": opts.uncertainty,
     }
     timings["analysis"] = time.perf_counter() - t3
+    if ensemble is not None:
+        t5 = time.perf_counter()
+        subjects_per_draw = draw_subjects(protocol, n, opts.uncertainty_subjects)
+        say(
+            f"model uncertainty: the protocol under {opts.uncertainty} posterior parameter "
+            f"sets, {subjects_per_draw} virtual patients each"
+        )
+        with _Progress(opts.progress) as bar:
+            bar.task("draws", "posterior parameter sets", total=opts.uncertainty + 1)
+            plan = DrawPlan(
+                protocol,
+                subjects=subjects_per_draw,
+                seed=seed,
+                settings=settings,
+                chunk_size=opts.chunk_size,
+                workers=opts.workers,
+                n_trials=opts.n_trials,
+                power_curve=opts.power_curve,
+                make_chunks=make_chunks,
+                strata_of=_strata,
+            )
+            summary["uncertainty"] = run_uncertainty(
+                plan,
+                summary,
+                ensemble=ensemble,
+                n_draws=opts.uncertainty,
+                work=work / "uncertainty",
+                on_draw=lambda k: bar.update("draws", k),
+            )
+        timings["uncertainty"] = time.perf_counter() - t5
     write_json(out / "summary.json", summary)
     if opts.write_report:
         t4 = time.perf_counter()

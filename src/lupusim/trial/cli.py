@@ -11,6 +11,16 @@ from lupusim.errors import LupusimError
 
 trial_app = typer.Typer(help="Virtual trials from a protocol file.", no_args_is_help=True)
 
+#: ``--posterior FILE``: the parameter sets behind ``--uncertainty`` (shared by the
+#: commands that rerun the model under the calibration's posterior).
+PosteriorOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--posterior",
+        help="posterior_human.json of `lupusim calibrate posterior` (default: installed).",
+    ),
+]
+
 SOLVERS = ("rodas5p", "rodas4", "lsoda", "rodas5p-cuda", "rodas4-cuda")
 
 
@@ -81,6 +91,25 @@ def run_command(
             "dose_prednisone_mg_per_day=0:120; reported in summary.json.",
         ),
     ] = None,
+    uncertainty: Annotated[
+        int,
+        typer.Option(
+            "--uncertainty",
+            help="Also rerun the protocol under K parameter sets of the calibration's "
+            "posterior: model intervals and assurance beside the sampling CIs.",
+            min=0,
+        ),
+    ] = 0,
+    uncertainty_subjects: Annotated[
+        int | None,
+        typer.Option(
+            "--uncertainty-subjects",
+            help="Virtual patients per parameter set (default: the protocol's size, at "
+            "least 200, at most --subjects).",
+            min=1,
+        ),
+    ] = None,
+    posterior: PosteriorOption = None,
 ) -> None:
     """Run a protocol on virtual patients; write summary, database, report, manifest."""
     from lupusim.clinical._ranges import ranges_from_options
@@ -109,15 +138,33 @@ def run_command(
         progress=progress,
         overwrite=overwrite,
         range_overrides=ranges.overridden,
+        uncertainty=uncertainty,
+        uncertainty_subjects=uncertainty_subjects,
+        posterior=posterior,
     )
     summary = run_trial(spec, out, options, log=typer.echo)
     primary = summary.get("primary_endpoints", [])
+    model = {
+        (c["endpoint"], tuple(c["arms"])): c["model"]["interval90"]
+        for c in summary.get("uncertainty", {}).get("comparisons", [])
+    }
     for c in summary.get("comparisons", []):
         if c["endpoint"] in primary:
-            typer.echo(
+            line = (
                 f"{c['endpoint']}: {c['arms'][0]} vs {c['arms'][1]} {c['measure']} "
                 f"{_fmt(c['difference'])} (95% CI {_fmt(c['ci95'][0])} to {_fmt(c['ci95'][1])})"
             )
+            interval = model.get((c["endpoint"], tuple(c["arms"])))
+            if interval is not None:
+                line += f"; model 90% interval {_fmt(interval[0])} to {_fmt(interval[1])}"
+            typer.echo(line)
+    for ep, entries in summary.get("uncertainty", {}).get("power", {}).items():
+        if ep in primary:
+            for e in entries:
+                typer.echo(
+                    f"{ep}: {e['arms'][0]} vs {e['arms'][1]} power {_fmt(e['power'])}, "
+                    f"assurance {_fmt(e['assurance']['estimate'])}"
+                )
     typer.echo(f"wrote {out / 'summary.json'}, {out / 'results.duckdb'}, {out / 'report.html'}")
 
 
