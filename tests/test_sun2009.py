@@ -41,7 +41,14 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     out = tmp_path_factory.mktemp("sun2009") / "out"
     summary = reproduce(
         Sun2009Options(
-            out_dir=out, seed=11, per_group=12, replicates=3, reinfuse_on_relapse=True, workers=2
+            out_dir=out,
+            seed=11,
+            per_group=12,
+            replicates=3,
+            reinfuse_on_relapse=True,
+            workers=2,
+            uncertainty=3,
+            uncertainty_replicates=2,
         )
     )
     return out, summary
@@ -128,3 +135,33 @@ def test_summary_regression(small_run: tuple[Path, dict[str, Any]]) -> None:
     assert got.keys() == want.keys()
     for key, value in want.items():
         assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_projection_carries_model_intervals(small_run: tuple[Path, dict[str, Any]]) -> None:
+    """--uncertainty: each projection outcome at the fit, its centred draws and the 90 %
+    interval over them; shares stay shares; the report shows the table."""
+    out, summary = small_run
+    block = summary["projection_uncertainty"]
+    assert block["draws_used"] == 3 and block["replicates_per_draw"] == 2
+    assert set(block["arms"]) == {
+        "projection_msc",
+        "projection_is_only",
+        "projection_msc_reinfuse",
+    }
+    moved = False
+    for arm, outcomes in block["arms"].items():
+        fitted = summary["comparisons"][f"{arm}_10y"]["value"]
+        assert outcomes["alive_at_end"]["estimate"] == fitted["alive_at_end"]
+        assert outcomes["egfr_at_end_median"]["estimate"] == fitted["egfr_at_end"]["median"]
+        for name, entry in outcomes.items():
+            assert len(entry["draws"]) == 3, name
+            lo, hi = entry["model"]["interval90"]
+            if lo is None:
+                continue
+            assert lo <= entry["model"]["median"] <= hi
+            if name in ("reached_remission", "relapsed_after_remission", "alive_at_end"):
+                assert 0.0 <= lo <= hi <= 1.0
+            moved |= any(d is not None and d != entry["reference"] for d in entry["draws"])
+    assert moved, "no posterior parameter set changed any projection outcome"
+    html = (out / "report.html").read_text()
+    assert "Projection under parameter uncertainty" in html

@@ -17,7 +17,7 @@ from lupusim.calibrate.cli import calibrate_app
 from lupusim.clinical.cli import score_command
 from lupusim.errors import LupusimError, one_line
 from lupusim.sensitivity.cli import sensitivity_command
-from lupusim.trial.cli import trial_app
+from lupusim.trial.cli import PosteriorOption, trial_app
 
 app = typer.Typer(
     name="lupusim",
@@ -62,6 +62,22 @@ def reproduce_command(
     workers: Annotated[
         int, typer.Option("--workers", help="Worker processes (0 = one per core).", min=0)
     ] = 0,
+    uncertainty: Annotated[
+        int,
+        typer.Option(
+            "--uncertainty",
+            help="Also rerun the 10-year projection under K parameter sets of the "
+            "calibration's posterior (model 90 % intervals).",
+            min=0,
+        ),
+    ] = 0,
+    uncertainty_replicates: Annotated[
+        int,
+        typer.Option(
+            "--uncertainty-replicates", help="Replicates per patient in each rerun.", min=1
+        ),
+    ] = 25,
+    posterior: PosteriorOption = None,
 ) -> None:
     """Reproduce a published study's experiments and write summary, trajectories, report."""
     if study not in KNOWN_STUDIES:
@@ -77,6 +93,9 @@ def reproduce_command(
             reinfuse_on_relapse=reinfuse_on_relapse,
             condition_on_course=condition_on_course,
             workers=workers,
+            uncertainty=uncertainty,
+            uncertainty_replicates=uncertainty_replicates,
+            posterior=posterior,
         )
     )
 

@@ -136,6 +136,7 @@ def render_study_report(
         "headline": headline,
         "targets": targets,
         "comparisons": _comparisons(summary.get("comparisons")),
+        "projection_uncertainty": _projection_uncertainty(summary.get("projection_uncertainty")),
         "settings": _settings(summary.get("settings")),
         "calibration": _calibration(summary.get("calibration")),
         "studies": studies,
@@ -268,8 +269,37 @@ def _calibration(raw: Any) -> Table:
     return Table(heads, tuple(rows), "calibration")
 
 
+def _projection_uncertainty(raw: Any) -> dict[str, Any] | None:
+    """Each projection outcome at the fit beside its model 90 % interval across the
+    posterior parameter sets (``lupusim reproduce sun2009 --uncertainty K``)."""
+    if not isinstance(raw, Mapping):
+        return None
+    rows = []
+    for arm, block in (raw.get("arms") or {}).items():
+        for name, entry in (block or {}).items():
+            if not isinstance(entry, Mapping):
+                continue
+            interval = (entry.get("model") or {}).get("interval90") or [None, None]
+            rows.append(
+                row(
+                    str(arm),
+                    str(name).replace("_", " "),
+                    Cell(fmt(entry.get("estimate")), NUM),
+                    Cell(f"{fmt(interval[0])} – {fmt(interval[1])}", NUM),
+                )
+            )
+    return {
+        "method": str(raw.get("method", "")),
+        "posterior": str(raw.get("posterior", "")),
+        "table": Table(
+            columns("Arm", "Outcome", ("At the fit", NUM), ("Model 90 % interval", NUM)),
+            tuple(rows),
+        ),
+    }
+
+
 def _other(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    skip = {"targets", "comparisons", "settings", "calibration"}
+    skip = {"targets", "comparisons", "settings", "calibration", "projection_uncertainty"}
     out = []
     for key, value in summary.items():
         if key in skip:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from lupusim.engine import SimulationResult, simulate
-from lupusim.model import get_preset
+from lupusim.model import Preset, get_preset
 from lupusim.observe import (
     alive_matrix,
     approximate_sledai2k,
@@ -273,10 +273,12 @@ def draw_seed_patient(
     )
 
 
-def flare_triggers(rng: np.random.Generator, start: float, end: float) -> tuple[FlareTrigger, ...]:
+def flare_triggers(
+    rng: np.random.Generator, start: float, end: float, preset: Preset | None = None
+) -> tuple[FlareTrigger, ...]:
     """Poisson extrinsic flare triggers over [start, end) (``poisson_flare_triggers``), at
-    the human preset's rate and mean burst size."""
-    values = get_preset("human").values
+    the rate and mean burst size of ``preset`` (default: the human preset)."""
+    values = (preset or get_preset("human")).values
     return poisson_flare_triggers(
         rng,
         start,
@@ -311,8 +313,9 @@ def _run_arm(
     times: np.ndarray,
     rng: np.random.Generator,
     workers: int,
+    preset: Preset | None = None,
 ) -> PatientRun:
-    preset = get_preset("human")
+    preset = preset or get_preset("human")
     y0 = np.array([preset.initial_state(p) for p in params])
     res = simulate(
         preset.model,
@@ -391,9 +394,13 @@ def run_projection(
     rng: np.random.Generator,
     reinfuse_on_relapse: bool,
     workers: int = 1,
+    preset: Preset | None = None,
 ) -> dict[str, PatientRun]:
-    """Stochastic replicates per patient: MSC, MSC with re-infusion (option), IS only."""
-    preset = get_preset("human")
+    """Stochastic replicates per patient: MSC, MSC with re-infusion (option), IS only.
+
+    ``preset`` (default: the human preset) supplies the process parameters (flare
+    triggers); the patients' parameter vectors carry the model's."""
+    preset = preset or get_preset("human")
     times = _grid(0.0, PROJECTION_END_DAY, 1.0, 30.0)
     j = preset.model.parameter_index("k_msc_recovery")
     sigma = float(np.sqrt(np.log1p(MSC_RECOVERY_CV**2)))
@@ -406,7 +413,7 @@ def run_projection(
             rows.append(p)
             subj.append(f"{patient.patient_id}-r{r + 1:03d}")
             pids.append(patient.patient_id)
-            triggers.append(flare_triggers(rng, 0.0, PROJECTION_END_DAY))
+            triggers.append(flare_triggers(rng, 0.0, PROJECTION_END_DAY, preset))
     params = np.array(rows)
     by_id = {p.patient_id: p for p in SEED_PATIENTS}
     rescue = rescue_policy()
@@ -433,7 +440,7 @@ def run_projection(
             for pid, trig in zip(pids, triggers, strict=True)
         ]
     return {
-        arm: _run_arm(arm, subj, pids, params, regs, times, rng, workers)
+        arm: _run_arm(arm, subj, pids, params, regs, times, rng, workers, preset)
         for arm, regs in arms.items()
     }
 

@@ -18,12 +18,14 @@ from rich.console import Console
 from lupusim.engine import simulate
 from lupusim.errors import LupusimError
 from lupusim.io import build_manifest, write_json
-from lupusim.model import compile_model, get_preset, model_hash
-from lupusim.observe import sample_event_times
+from lupusim.model import compile_model, get_preset, load_ensemble, model_hash
 from lupusim.studies.sun2009 import _calibration, _mouse, _patients, _targets
+from lupusim.studies.sun2009._projection import (
+    projection_uncertainty,
+    projection_values,
+    value_at,
+)
 from lupusim.treatments import MSCInfusion, Regimen
-
-YEAR = 365.25
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,12 @@ class Sun2009Options:
     condition_on_course: bool = True
     workers: int = 0
     write_report: bool = True
+    #: parameter sets of the calibration's posterior to rerun the projection under
+    uncertainty: int = 0
+    #: replicates per patient in each of those reruns
+    uncertainty_replicates: int = 25
+    #: posterior file with the parameter sets (None: the installed one)
+    posterior: Path | None = None
 
 
 def mouse_part(
@@ -62,22 +70,6 @@ def _msc_kinetics() -> list[dict[str, Any]]:
     return _targets.evaluate_msc_kinetics(
         (times - times[0]) * 24.0, cells, _mouse.MSC_CELLS_PER_MOUSE
     )
-
-
-def _q(values: np.ndarray) -> dict[str, float]:
-    v = values[np.isfinite(values)]
-    if not len(v):
-        return {"median": float("nan"), "p10": float("nan"), "p90": float("nan")}
-    return {
-        "median": float(np.median(v)),
-        "p10": float(np.quantile(v, 0.1)),
-        "p90": float(np.quantile(v, 0.9)),
-    }
-
-
-def _value_at(run: _patients.PatientRun, name: str, day: float) -> np.ndarray:
-    i = int(np.argmin(np.abs(run.times - day)))
-    return np.asarray(run.observables[name][:, i])
 
 
 def _prior_predictive(draws: dict[str, _patients.PatientDraw]) -> dict[str, dict[str, Any]]:
@@ -110,19 +102,6 @@ def _prior_predictive(draws: dict[str, _patients.PatientDraw]) -> dict[str, dict
     }
 
 
-def _infection_rate(run: _patients.PatientRun, rng: np.random.Generator) -> float:
-    """Serious infections per 100 patient-years from day 0, sampled as events from the
-    cumulative infection hazard (time rescaling), counted while alive."""
-    window = run.times >= 0.0
-    t = run.times[window]
-    events = sample_event_times(t, run.observables["cum_hazard_infection"][:, window], rng)
-    alive = np.nan_to_num(run.alive[:, window])
-    years = float(np.sum(np.trapezoid(alive, t, axis=1))) / YEAR
-    death = [t[np.argmax(a < 1)] if (a < 1).any() else np.inf for a in alive]
-    count = sum(int(np.sum(ev < d)) for ev, d in zip(events, death, strict=True))
-    return 100.0 * count / years if years > 0 else float("nan")
-
-
 def _patient_comparisons(
     pilot: dict[str, _patients.PatientRun],
     projection: dict[str, _patients.PatientRun],
@@ -131,9 +110,9 @@ def _patient_comparisons(
 ) -> dict[str, dict[str, Any]]:
     msc, iso = pilot["pilot_msc"], pilot["pilot_is_only"]
     out: dict[str, dict[str, Any]] = {}
-    p0, p12 = _value_at(msc, "protein_24h_g", 0.0), _value_at(msc, "protein_24h_g", 365.0)
-    s0, s12 = _value_at(msc, "sledai2k", 0.0), _value_at(msc, "sledai2k", 365.0)
-    e0, e12 = _value_at(msc, "egfr_ml_min_1_73m2", 0.0), _value_at(msc, "egfr_ml_min_1_73m2", 365.0)
+    p0, p12 = value_at(msc, "protein_24h_g", 0.0), value_at(msc, "protein_24h_g", 365.0)
+    s0, s12 = value_at(msc, "sledai2k", 0.0), value_at(msc, "sledai2k", 365.0)
+    e0, e12 = value_at(msc, "egfr_ml_min_1_73m2", 0.0), value_at(msc, "egfr_ml_min_1_73m2", 365.0)
     improved = (p12 < p0) & (s12 < s0) & (e12 >= e0)
     out["patients_all_improved_at_12_months"] = {
         "description": "pilot_msc: 24-h protein and SLEDAI-2K (approx.) lower, eGFR not lower, "
@@ -153,8 +132,8 @@ def _patient_comparisons(
         # Conditioned patients were chosen for their published course: not a test.
         "agrees": None if conditioned else bool(improved.all()),
     }
-    rem12 = _value_at(msc, "protein_24h_g", 365.0) < _patients.REMISSION_PROTEIN_G
-    rem18 = _value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY) < _patients.REMISSION_PROTEIN_G
+    rem12 = value_at(msc, "protein_24h_g", 365.0) < _patients.REMISSION_PROTEIN_G
+    rem18 = value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY) < _patients.REMISSION_PROTEIN_G
     out["patients_remission_stable_12_to_18_months"] = {
         "description": "pilot_msc: renal remission (24-h protein < 0.5 g) at both 12 and 18 months",
         "value": int((rem12 & rem18).sum()),
@@ -165,42 +144,18 @@ def _patient_comparisons(
     out["pilot_protein_18m_msc_vs_is_only"] = {
         "description": "mean 24-h protein at 18 months, pilot_msc minus pilot_is_only",
         "value": float(
-            np.mean(_value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY))
-            - np.mean(_value_at(iso, "protein_24h_g", _patients.PILOT_END_DAY))
+            np.mean(value_at(msc, "protein_24h_g", _patients.PILOT_END_DAY))
+            - np.mean(value_at(iso, "protein_24h_g", _patients.PILOT_END_DAY))
         ),
         "unit": "g/day",
         "direction_expected": "negative (MSC better)",
         "agrees": None,
     }
     for arm, run in projection.items():
-        rel = _patients.relapse_table(run)
-        end = run.times[-1]
         out[f"{arm}_10y"] = {
             "description": f"{arm}: 10-year projection after the 18-month pilot "
             "(median [10–90 %] over replicates)",
-            "value": {
-                "protein_24h_g_at_5y": _q(
-                    _value_at(run, "protein_24h_g", _patients.PILOT_END_DAY + 5 * YEAR)
-                ),
-                "protein_24h_g_at_end": _q(_value_at(run, "protein_24h_g", end)),
-                "egfr_at_end": _q(_value_at(run, "egfr_ml_min_1_73m2", end)),
-                "sledai2k_at_end": _q(_value_at(run, "sledai2k", end)),
-                "reached_remission": float(np.mean(np.isfinite(rel["first_remission_day"]))),
-                "relapsed_after_remission": float(np.mean(np.isfinite(rel["first_relapse_day"]))),
-                "alive_at_end": float(np.nanmean(run.alive[:, -1])),
-                "serious_infections_per_100_patient_years": _infection_rate(run, rng),
-                "reinfusions_per_patient": float(
-                    np.mean(
-                        [
-                            sum(1 for e in evs if getattr(e, "state", "") == "donor_msc_lung") - 1
-                            for evs in run.result.applied_events
-                        ]
-                    )
-                )
-                if "msc" in arm
-                else 0.0,
-                "solver_failures": int((~run.result.ok).sum()),
-            },
+            "value": projection_values(arm, run, rng),
             "unit": "mixed (see keys)",
             "direction_expected": "projection (no published value yet)",
             "agrees": None,
@@ -411,6 +366,7 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
     out_dir = Path(options.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise LupusimError(f"--out {out_dir} exists and is not a folder")
+    ensemble = load_ensemble(options.posterior) if options.uncertainty else None
     rng = np.random.default_rng(options.seed)
     timings: dict[str, float] = {}
     console = Console(stderr=True)
@@ -447,6 +403,29 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
         **_prior_predictive(draws),
         **_patient_comparisons(pilot, projection, options.condition_on_course, rng),
     }
+    projection_model = None
+    if ensemble is not None:
+        t3 = time.perf_counter()
+        with console.status("patients: projection under posterior parameter sets") as status:
+            projection_model = projection_uncertainty(
+                patients,
+                {arm: comparisons[f"{arm}_10y"]["value"] for arm in projection},
+                ensemble=ensemble,
+                n_draws=options.uncertainty,
+                replicates=options.uncertainty_replicates,
+                seed=options.seed,
+                reinfuse_on_relapse=options.reinfuse_on_relapse,
+                workers=options.workers,
+                on_draw=lambda k: status.update(
+                    f"patients: projection under posterior parameter sets ({k} of "
+                    f"{options.uncertainty} done)"
+                ),
+            )
+        timings["patients_projection_uncertainty"] = time.perf_counter() - t3
+        console.log(
+            f"patients: projection under {options.uncertainty} posterior parameter sets done "
+            f"({timings['patients_projection_uncertainty']:.1f} s)"
+        )
     failures = {
         "mouse": int(sum((~g.result.ok).sum() for g in groups.values())),
         "patients": int(sum((~r.result.ok).sum() for r in [*pilot.values(), *projection.values()])),
@@ -458,6 +437,7 @@ def reproduce(options: Sun2009Options) -> dict[str, Any]:
         "targets": targets,
         "comparisons": comparisons,
         "solver_failures": failures,
+        **({"projection_uncertainty": projection_model} if projection_model else {}),
         "settings": {k: str(v) for k, v in asdict(options).items()},
         "notes": [
             "sledai2k is scored by lupusim.clinical (SLEDAI-2K) from virtual visit tables; "
