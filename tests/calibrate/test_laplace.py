@@ -104,7 +104,7 @@ def test_quick_posterior_writes_labels_ensemble_and_figure(tmp_path: Path) -> No
     from lupusim.calibrate._spec import human_spec
 
     out = tmp_path / "post"
-    args = ["calibrate", "posterior", "--quick", "--out", str(out), "--draws", "5"]
+    args = ["calibrate", "posterior", "--quick", "--out", str(out), "--draws", "5", "--check", "2"]
     res = subprocess.run(
         [sys.executable, "-m", "lupusim.cli", *args, "--no-progress"],
         capture_output=True,
@@ -131,6 +131,10 @@ def test_quick_posterior_writes_labels_ensemble_and_figure(tmp_path: Path) -> No
             assert f.lower * (1 - 1e-9) <= draw[f.name] <= f.upper * (1 + 1e-9)
     assert (out / "identifiability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "parameters" in res.stdout
+    check = payload["check"]  # the importance check ran at 2 draws
+    assert check["draws_evaluated"] + check["draws_outside_box"] == 2
+    assert len(check["log_ratios"]) == 2
+    assert "importance check at 2 draws" in res.stdout
 
 
 def test_a_model_that_misses_its_targets_gets_wider_intervals() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from lupusim.calibrate._gof import gof_frame, plot_gof
+from lupusim.calibrate._importance import importance_check
 from lupusim.calibrate._laplace import PRACTICAL_WIDTH_RATIO, LaplacePosterior, laplace_posterior
 from lupusim.calibrate._objective import TrialObjective, gof_records
 from lupusim.calibrate._problem import CalibrationProblem, FreeParameter, fit
@@ -178,13 +179,16 @@ def human_posterior(
     install: bool = False,
     spec: CalibrationSpec | None = None,
     seed: int = 0,
+    check: int = 0,
     on_evaluation: Callable[[int, float], None] | None = None,
 ) -> HumanPosterior:
     """Laplace posterior of the spec's objective around the installed human fit (the
     preset's current values of the free parameters, clipped into their bounds), on the
     fit's own virtual patients (its seed and subject count); ``draws`` parameter sets
     from it, drawn with ``seed``. Costs one objective evaluation per free parameter,
-    plus one."""
+    plus one; ``check`` > 0 adds the importance-sampling diagnostic of the approximation
+    (:mod:`lupusim.calibrate._importance`) at that many further draws, one evaluation
+    each (draws outside the box cost none)."""
     spec = human_spec() if spec is None else spec
     n = spec.quick_subjects if quick else spec.subjects
     out.mkdir(parents=True, exist_ok=True)
@@ -196,6 +200,11 @@ def human_posterior(
     problem = counted_problem(spec, objective, free, on_evaluation)
     posterior = laplace_posterior(problem, at)
     ensemble = posterior.draws(draws, np.random.default_rng(seed))
+    checked = (
+        importance_check(problem, posterior, check, np.random.default_rng([seed, 1]))
+        if check
+        else None
+    )
     payload = {
         "spec": spec.name,
         "subjects": n,
@@ -204,6 +213,7 @@ def human_posterior(
         "quick": quick,
         "targets": [t.row for t in spec.targets if t.fit],
         **posterior.to_json(ensemble),
+        **({"check": checked.to_json()} if checked is not None else {}),
         "seconds": round(time.perf_counter() - start, 1),
     }
     path = out / "posterior_human.json"

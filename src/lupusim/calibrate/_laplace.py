@@ -26,9 +26,10 @@ Identifiability of each parameter (rules stated in :func:`label`):
 Limits, stated where the results are shown: the approximation is local (one Gaussian at
 the optimum); the residuals are step functions of the parameters at the scale of one
 simulated subject (common random numbers), so ``J`` is a secant over the step, not a
-derivative; and it has not been checked against MCMC, which at about 9 s per evaluation
-of the human objective would take days. :func:`laplace_posterior` is checked on synthetic
-problems with known parameters (tests/calibrate/test_laplace.py).
+derivative; and MCMC, at about 9 s per evaluation of the human objective, would take
+days. :func:`laplace_posterior` is checked on synthetic problems with known parameters
+(tests/calibrate/test_laplace.py), and on the real objective by importance sampling
+(:mod:`lupusim.calibrate._importance`, ``lupusim calibrate posterior --check N``).
 """
 
 from __future__ import annotations

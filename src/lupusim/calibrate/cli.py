@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -104,6 +105,16 @@ def posterior_command(
         int, typer.Option("--workers", help="Threads per simulation (0 = all cores).", min=0)
     ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the posterior draws.")] = 0,
+    check: Annotated[
+        int,
+        typer.Option(
+            "--check",
+            help="Also evaluate the objective at N draws: Pareto-smoothed importance "
+            "sampling diagnostic of the approximation (k-hat, effective sample size, "
+            "reweighted intervals); one evaluation per draw.",
+            min=0,
+        ),
+    ] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Laplace posterior and identifiability of the installed human fit: one evaluation
@@ -117,7 +128,8 @@ def posterior_command(
         on_evaluation: Callable[[int, float], None] | None = None
         if shown.bar is not None:
             bar = shown.bar
-            task = bar.add_task("Jacobian", total=len(free_parameters(human_spec())) + 1)
+            total = len(free_parameters(human_spec())) + 1 + check
+            task = bar.add_task("Jacobian and check", total=total)
 
             def tick(i: int, loss: float) -> None:
                 bar.update(task, completed=i)
@@ -130,6 +142,7 @@ def posterior_command(
             workers=workers,
             install=install,
             seed=seed,
+            check=check,
             on_evaluation=on_evaluation,
         )
     labels = result.posterior.labels()
@@ -139,3 +152,11 @@ def posterior_command(
         + f" of {len(labels)} parameters ({result.seconds:.0f} s); wrote {result.path}, "
         f"{out / 'identifiability.png'}"
     )
+    checked = json.loads(result.path.read_text()).get("check")
+    if checked is not None:
+        k = checked["pareto_k"]
+        typer.echo(
+            f"importance check at {check} draws: Pareto k-hat "
+            f"{'NA' if k is None else f'{k:.2f}'} ({checked['verdict']}), effective sample "
+            f"size {checked['effective_sample_size']:.1f}"
+        )
