@@ -198,6 +198,9 @@ def test_draws_at_the_mode_reproduce_the_fit(tmp_path: Path) -> None:
             assert 0.0 <= e["assurance"]["estimate"] <= 1.0
     html = (out / "report.html").read_text()
     assert 'id="uncertainty"' in html and "Assurance" in html
+    # the posterior file's check travels with the intervals
+    assert "Pareto k-hat" in u["posterior_check"]
+    assert "Quality of the posterior approximation" in html
     assert not (out / "work").exists()
 
 

@@ -70,9 +70,9 @@ def pareto_k(log_ratios: np.ndarray) -> float:
     ratio of zero)."""
     lw = np.sort(np.asarray(log_ratios, dtype=float))
     finite = lw[np.isfinite(lw)]
-    n = finite.size
+    n = lw.size  # zero ratios count: the tail size follows the number of draws
     m = int(min(n / 5.0, 3.0 * math.sqrt(n)))
-    if m < 5:
+    if m < 5 or finite.size < m + 1:
         return math.nan
     tail = np.exp(finite[-m:] - finite[-1])
     cutoff = math.exp(finite[-m - 1] - finite[-1])
@@ -97,6 +97,7 @@ class ImportanceCheck:
     names: tuple[str, ...]
     log_ratios: np.ndarray  # -inf outside the box
     draws: np.ndarray  # log-parameters, (n, P)
+    losses: np.ndarray  # sum of squared residuals at each draw (NaN outside the box)
     pareto_k: float
     outside_box: int
 
@@ -148,6 +149,7 @@ class ImportanceCheck:
                 k: [lo, hi] for k, (lo, hi) in self.reweighted_interval90().items()
             },
             "log_ratios": [None if not math.isfinite(v) else float(v) for v in self.log_ratios],
+            "losses": [None if not math.isfinite(v) else float(v) for v in self.losses],
         }
 
 
@@ -165,6 +167,7 @@ def importance_check(
     s2 = posterior.misfit_factor
     inside = np.all((x >= posterior.lower) & (x <= posterior.upper), axis=1)
     log_ratios = np.full(n, -np.inf)
+    losses = np.full(n, np.nan)
     for i in range(n):
         if inside[i]:
             values = {
@@ -173,8 +176,9 @@ def importance_check(
             loss = float(sum(r.value**2 for r in problem.residuals(values)))
             d = x[i] - posterior.mode
             log_ratios[i] = -0.5 * loss / s2 + 0.5 * float(d @ precision @ d)
+            losses[i] = loss
         if on_draw is not None:
             on_draw(i + 1)
     return ImportanceCheck(
-        posterior.names, log_ratios, x, pareto_k(log_ratios), int((~inside).sum())
+        posterior.names, log_ratios, x, losses, pareto_k(log_ratios), int((~inside).sum())
     )

@@ -132,6 +132,24 @@ def identifiability_notes() -> dict[str, str]:
     }
 
 
+def _best_draw(check: dict[str, Any], loss_at_mode: float) -> str:
+    """A sentence on the lowest loss among the checked draws, against the fit's."""
+    losses = [v for v in check.get("losses", []) if v is not None]
+    if not losses:
+        return ""
+    best = min(losses)
+    text = (
+        f" Loss at the evaluated draws: {min(losses):.4g}–{max(losses):.4g} "
+        f"(the fit's: {loss_at_mode:.4g})"
+    )
+    if best < loss_at_mode:
+        text += (
+            "; a draw with a lower loss than the fit means the fit had not reached the "
+            "optimum, so the mode of this approximation is not the posterior's"
+        )
+    return text + "."
+
+
 def render_identifiability_markdown() -> list[str]:
     """The installed Laplace posterior (``lupusim calibrate posterior``) as Markdown."""
     payload = installed_human_posterior()
@@ -176,7 +194,13 @@ def render_identifiability_markdown() -> list[str]:
             f"k̂ of the importance ratios = {'NA' if k is None else f'{k:.2f}'} "
             f"(**{check['verdict']}**; below 0.5 good, 0.5–0.7 usable with care, above "
             f"0.7 unreliable); effective sample size {check['effective_sample_size']:.1f}. "
-            "The reweighted column gives the importance-weighted 90 % interval.",
+            "The reweighted column gives the importance-weighted 90 % interval"
+            + (
+                " (with so few effective draws it is not an estimate to use)."
+                if check["effective_sample_size"] < 10
+                else "."
+            )
+            + _best_draw(check, payload["loss_at_mode"]),
             "",
         ]
         head = (

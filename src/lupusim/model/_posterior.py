@@ -38,6 +38,9 @@ class PosteriorEnsemble:
     source: str
     method: str
     draws: tuple[Mapping[str, float], ...]
+    #: the posterior file's importance-sampling check (``lupusim calibrate posterior
+    #: --check``): a sentence, or None when the file has none
+    check: str | None = None
 
     def __len__(self) -> int:
         return len(self.draws)
@@ -89,7 +92,22 @@ def load_ensemble(path: Path | None = None, *, preset: Preset | None = None) -> 
             f"{source}: its mode differs from the installed human fit in {', '.join(stale)}; "
             "rerun `lupusim calibrate posterior` on the current fit"
         )
-    return PosteriorEnsemble(source, str(payload.get("method", "unknown")), draws)
+    return PosteriorEnsemble(
+        source, str(payload.get("method", "unknown")), draws, check_summary(payload.get("check"))
+    )
+
+
+def check_summary(check: Any) -> str | None:
+    """One sentence on a posterior file's importance-sampling check."""
+    if not isinstance(check, Mapping):
+        return None
+    k = check.get("pareto_k")
+    return (
+        f"importance-sampling check of the approximation at "
+        f"{check.get('draws_evaluated')} evaluated draws: Pareto k-hat "
+        f"{'NA' if k is None else f'{float(k):.2f}'} ({check.get('verdict')}), effective "
+        f"sample size {float(check.get('effective_sample_size', 0.0)):.1f}"
+    )
 
 
 def finite_values(values: Sequence[Any]) -> np.ndarray:

@@ -291,6 +291,7 @@ def _projection_uncertainty(raw: Any) -> dict[str, Any] | None:
     return {
         "method": str(raw.get("method", "")),
         "posterior": str(raw.get("posterior", "")),
+        "check": str(raw.get("posterior_check") or ""),
         "table": Table(
             columns("Arm", "Outcome", ("At the fit", NUM), ("Model 90 % interval", NUM)),
             tuple(rows),

@@ -173,6 +173,7 @@ def uncertainty_section(
     return {
         "method": F.text(raw.get("method")),
         "posterior": F.text(raw.get("posterior")),
+        "posterior_check": F.text(raw.get("posterior_check")),
         "draws_used": F.count(raw.get("draws_used")),
         "draws_requested": F.count(raw.get("draws_requested")),
         "subjects": F.count(raw.get("subjects_per_draw")),

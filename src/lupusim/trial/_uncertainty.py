@@ -307,6 +307,7 @@ def summarise(
             "scale, proportions kept in 0-1)"
         ),
         "posterior": ensemble.source,
+        "posterior_check": ensemble.check,
         "draws_requested": requested,
         "draws_used": len(records),
         "failed_draws": list(failures),

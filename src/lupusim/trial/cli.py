@@ -158,6 +158,9 @@ def run_command(
             if interval is not None:
                 line += f"; model 90% interval {_fmt(interval[0])} to {_fmt(interval[1])}"
             typer.echo(line)
+    check = summary.get("uncertainty", {}).get("posterior_check")
+    if check:
+        typer.echo(f"posterior: {check}")
     for ep, entries in summary.get("uncertainty", {}).get("power", {}).items():
         if ep in primary:
             for e in entries:

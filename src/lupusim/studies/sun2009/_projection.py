@@ -184,6 +184,7 @@ def projection_uncertainty(
             "main projection's value (shares kept in 0-1, the rest non-negative)"
         ),
         "posterior": ensemble.source,
+        "posterior_check": ensemble.check,
         "draws_used": len(per_draw),
         "replicates_per_draw": replicates,
         "arms": arms,
