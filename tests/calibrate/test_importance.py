@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from scipy.stats import genpareto
 
-from lupusim.calibrate import CalibrationProblem, FreeParameter, Residual
 from lupusim.calibrate._importance import (
     PARETO_K_GOOD,
     generalized_pareto_shape,
@@ -17,6 +16,8 @@ from lupusim.calibrate._importance import (
     pareto_k,
 )
 from lupusim.calibrate._laplace import laplace_posterior
+
+from .conftest import linear_problem
 
 
 @pytest.mark.parametrize("shape", [0.1, 0.5, 0.9])
@@ -49,21 +50,6 @@ def test_k_hat_tells_a_too_narrow_proposal() -> None:
     assert pareto_k(np.random.default_rng(0).normal(0, 1e-9, size=2000)) < PARETO_K_GOOD
 
 
-def _problem(design: np.ndarray, data: np.ndarray, sigma: float, box: float) -> CalibrationProblem:
-    names = [f"p{j}" for j in range(design.shape[1])]
-    free = tuple(FreeParameter(n, 1.0, math.exp(-box), math.exp(box)) for n in names)
-
-    def residuals(values: dict[str, float]) -> list[Residual]:
-        x = np.log([values[n] for n in names])
-        sim = design @ x
-        return [
-            Residual(f"T{i}", "synthetic", float(s), float(d), sigma)
-            for i, (s, d) in enumerate(zip(sim, data, strict=True))
-        ]
-
-    return CalibrationProblem("synthetic", "none", free, residuals)
-
-
 def test_a_linear_problem_passes_and_an_unpinned_parameter_is_widened() -> None:
     rng = np.random.default_rng(11)
     # p0 is pinned by 10 targets; p1 touches none of them (structurally free), in a box
@@ -72,7 +58,7 @@ def test_a_linear_problem_passes_and_an_unpinned_parameter_is_widened() -> None:
     design = np.column_stack([rng.normal(size=10), np.zeros(10)])
     data = design @ np.array([0.4, 0.0]) + rng.normal(0, 0.2, size=10)
     x_hat = np.linalg.lstsq(design[:, :1], data, rcond=None)[0][0]
-    problem = _problem(design, data, 0.2, box=2.0)
+    problem = linear_problem(design, data, 0.2, ("p0", "p1"), log_box=2.0)
     post = laplace_posterior(problem, {"p0": math.exp(x_hat), "p1": 1.0})
     check = importance_check(problem, post, 400, np.random.default_rng(5))
     assert check.n == 400

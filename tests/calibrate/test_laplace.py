@@ -15,23 +15,13 @@ import pytest
 from lupusim.calibrate import CalibrationProblem, FreeParameter, Residual
 from lupusim.calibrate._laplace import laplace_posterior
 
+from .conftest import linear_problem
+
 NAMES = ("a", "b", "c")
 
 
 def _linear_problem(design: np.ndarray, data: np.ndarray, sigma: float) -> CalibrationProblem:
-    """Targets linear in the log-parameters: ``data ≈ design · log θ`` with noise sd
-    ``sigma``; residuals scaled by it, as the calibration objective scales by the SE."""
-    free = tuple(FreeParameter(n, 1.0, math.exp(-10), math.exp(10)) for n in NAMES)
-
-    def residuals(values: dict[str, float]) -> list[Residual]:
-        x = np.log([values[n] for n in NAMES])
-        sim = design @ x
-        return [
-            Residual(f"T{i}", "synthetic", float(s), float(d), sigma)
-            for i, (s, d) in enumerate(zip(sim, data, strict=True))
-        ]
-
-    return CalibrationProblem("synthetic", "none", free, residuals)
+    return linear_problem(design, data, sigma, NAMES)
 
 
 def test_90_percent_intervals_cover_the_true_parameters_about_90_percent() -> None:
