@@ -34,6 +34,7 @@ from lupusim.calibrate._objective import preset_with, simulate_arms
 from lupusim.calibrate._spec import Measure
 from lupusim.calibrate._targets import wilson_interval
 from lupusim.model import Preset, get_preset
+from lupusim.model._posterior import check_summary
 from lupusim.model._presets import installed_human_posterior
 from lupusim.trial._protocol import load_protocol
 
@@ -267,6 +268,11 @@ def model_intervals(
     return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)], len(sets)
 
 
+def _posterior_check() -> str | None:
+    posterior = installed_human_posterior()
+    return check_summary(posterior.get("check")) if posterior is not None else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=400)
@@ -276,6 +282,7 @@ def main() -> int:
     parser.add_argument("--draw-subjects", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "predictions.md")
     args = parser.parse_args()
+    check = _posterior_check()
     preset = get_preset("human")
     start = time.perf_counter()
     tables = _simulate_all(preset, args.subjects, args.seed, args.workers)
@@ -324,7 +331,8 @@ def main() -> int:
             f"posterior`, a Laplace approximation; {args.draw_subjects} virtual patients per "
             "protocol, the same for every set, so the range also holds that many patients' "
             "sampling noise): how much the calibration's parameter uncertainty leaves open. "
-            "*within* is judged on the installed fit's prediction alone.",
+            "*within* is judged on the installed fit's prediction alone."
+            + (f" Quality of the posterior approximation: {check}." if check else ""),
             "",
             f"**{within} of {len(OUTCOMES)}** predictions fall within the published interval."
             + (f" Outside: {'; '.join(misses)}." if misses else ""),

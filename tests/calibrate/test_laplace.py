@@ -84,6 +84,8 @@ def test_draws_stay_inside_the_bounds_and_centre_on_the_mode() -> None:
     assert draws.shape == (4000, 1)
     assert (draws >= 0.5 - 1e-12).all() and (draws <= 2.0 + 1e-12).all()
     assert float(np.median(np.log(draws))) == pytest.approx(0.0, abs=0.02)
+    # truncated, not clipped: no draw sits on a bound
+    assert not np.isclose(draws, 0.5).any() and not np.isclose(draws, 2.0).any()
     with pytest.raises(ValueError, match="outside the fit's bounds"):
         laplace_posterior(CalibrationProblem("p", "none", free, residuals), {"a": 3.0})
     with pytest.raises(KeyError, match="no value for free parameters"):

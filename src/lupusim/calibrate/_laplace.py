@@ -49,6 +49,8 @@ Identifiability = Literal[
 #: Posterior/prior width ratio at or above which a parameter is practically
 #: non-identifiable (the data remove less than half of the prior's width).
 PRACTICAL_WIDTH_RATIO = 0.5
+#: At most this many Gaussian draws per parameter set kept when truncating to the box.
+MAX_REJECTION_FACTOR = 1000
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,21 @@ class LaplacePosterior:
         return np.exp(self.mode - z * self.sd), np.exp(self.mode + z * self.sd)
 
     def draws(self, k: int, rng: np.random.Generator) -> np.ndarray:
-        """``(k, P)`` parameter sets (natural scale) from the posterior, each log-value
-        clipped into the fit's bounds (the prior has no mass outside them)."""
-        x = rng.multivariate_normal(self.mode, self.covariance, size=k, method="eigh")
-        return np.exp(np.clip(x, self.lower, self.upper))
+        """``(k, P)`` parameter sets (natural scale) from the posterior truncated to the
+        fit's bounds: Gaussian draws outside the box are rejected and redrawn (the prior
+        has no mass there; clipping would pile them up on the bounds)."""
+        kept: list[np.ndarray] = []
+        drawn = 0
+        while sum(len(b) for b in kept) < k:
+            batch = rng.multivariate_normal(self.mode, self.covariance, size=4 * k, method="eigh")
+            drawn += len(batch)
+            inside = np.all((batch >= self.lower) & (batch <= self.upper), axis=1)
+            kept.append(batch[inside])
+            if drawn >= MAX_REJECTION_FACTOR * k and sum(len(b) for b in kept) < k:
+                raise ValueError(
+                    f"fewer than {k} of {drawn} posterior draws fall inside the bounds"
+                )
+        return np.exp(np.concatenate(kept)[:k])
 
     def to_json(self, draws: np.ndarray) -> dict[str, Any]:
         """The posterior as JSON; the 90 % intervals are clipped to the bounds (the prior
