@@ -171,7 +171,8 @@ def render_identifiability_markdown() -> list[str]:
         "spreads). Labels: *structurally "
         "non-identifiable* when no fitted row moves with the parameter, *practically "
         "non-identifiable* when the ratio is 0.5 or more, *identifiable* otherwise. "
-        f"{len(payload['draws'])} parameter sets drawn from this posterior ship with it "
+        f"{len(payload['draws'])} parameter sets drawn from this posterior (truncated to "
+        "the search box) ship with it "
         "(`lupusim/model/data/posterior_human.json`).",
         "",
         "Limits: one Gaussian at the optimum; the residuals are step functions of the "
