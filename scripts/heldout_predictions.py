@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from lupusim.calibrate._measures import ArmTables, Estimate, estimate
-from lupusim.calibrate._objective import preset_with, simulate_arms
+from lupusim.calibrate._objective import simulate_arms
 from lupusim.calibrate._spec import Measure
 from lupusim.calibrate._targets import wilson_interval
 from lupusim.model import Preset, get_preset
@@ -260,7 +260,7 @@ def model_intervals(
     sets = posterior["draws"][:draws]
     per_set = []  # one row per parameter set, one column per outcome
     for i, parameters in enumerate(sets):
-        tables = _simulate_all(preset_with(preset, parameters), subjects, seed, workers)
+        tables = _simulate_all(preset.with_numbers(parameters), subjects, seed, workers)
         per_set.append([_estimate(o, tables).value for o in OUTCOMES])
         print(f"posterior draw {i + 1}/{len(sets)}: simulated", flush=True)
     lo = np.nanquantile(per_set, 0.05, axis=0)

@@ -30,9 +30,8 @@ from lupusim.calibrate._problem import Residual
 from lupusim.calibrate._spec import CalibrationSpec, TargetSpec, protocol_path
 from lupusim.calibrate._targets import TargetRow, package_targets
 from lupusim.model import Preset, get_preset
-from lupusim.trial._cohort import build_population
+from lupusim.trial._cohort import build_population, make_chunks
 from lupusim.trial._protocol import Protocol, load_protocol
-from lupusim.trial._run import make_chunks
 from lupusim.trial._simulate import RunSettings, run_chunk
 
 
@@ -92,11 +91,6 @@ class SimulatedTarget:
         )
 
 
-def preset_with(preset: Preset, values: Mapping[str, float]) -> Preset:
-    """``preset`` with some values replaced (provenance kept)."""
-    return preset.with_numbers(values)
-
-
 def simulate_arms(
     protocol: Protocol, preset: Preset, *, subjects: int, seed: int, workers: int = 1
 ) -> dict[str, ArmTables]:
@@ -146,7 +140,7 @@ class TrialObjective:
         )
 
     def evaluate(self, values: Mapping[str, float]) -> list[SimulatedTarget]:
-        preset = preset_with(self.base, values)
+        preset = self.base.with_numbers(values)
         out: list[SimulatedTarget] = []
         for name in self.spec.protocols():
             tables = self.simulate_protocol(name, preset)

@@ -45,6 +45,14 @@ class PosteriorEnsemble:
     def __len__(self) -> int:
         return len(self.draws)
 
+    def first(self, n: int) -> tuple[Mapping[str, float], ...]:
+        """The first ``n`` parameter sets; a :class:`LupusimError` when there are fewer."""
+        if n > len(self.draws):
+            raise LupusimError(
+                f"--uncertainty {n}: the posterior holds {len(self.draws)} parameter sets"
+            )
+        return self.draws[:n]
+
 
 def load_ensemble(path: Path | None = None, *, preset: Preset | None = None) -> PosteriorEnsemble:
     """The parameter sets of ``path`` (a ``posterior_human.json`` written by

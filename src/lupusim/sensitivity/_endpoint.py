@@ -1,7 +1,7 @@
 """One evaluation: parameter values → a trial endpoint's estimate (common random numbers).
 
 A parameter set is the human preset with some values replaced, as the calibration
-applies one (:func:`lupusim.calibrate._objective.preset_with`). The protocol's virtual
+applies one (:meth:`lupusim.model.Preset.with_numbers`). The protocol's virtual
 population is built and every arm simulated as
 :func:`lupusim.calibrate._objective.simulate_arms` does (``build_population`` →
 ``make_chunks`` → ``run_chunk``, one chunk, the run seed; screening batches sized to the
@@ -41,13 +41,11 @@ from typing import Literal
 
 import numpy as np
 
-from lupusim.calibrate._objective import preset_with
 from lupusim.errors import LupusimError
 from lupusim.model import Preset, get_preset, rescaled_parameters
 from lupusim.trial._analysis import Outcomes, _estimate, _horizon_weeks, endpoint_kind
-from lupusim.trial._cohort import build_population
+from lupusim.trial._cohort import build_population, make_chunks
 from lupusim.trial._protocol import Protocol
-from lupusim.trial._run import make_chunks
 from lupusim.trial._simulate import Chunk, ChunkResult, RunSettings, run_chunk
 
 #: Candidates an evaluation may screen, as a multiple of what the preset's own
@@ -219,7 +217,7 @@ class EndpointEvaluator:
 
     def simulate(self, values: Mapping[str, float]) -> ChunkResult:
         """Every arm under ``values`` (on the fixed or a rebuilt population)."""
-        preset = preset_with(self.base, values)
+        preset = self.base.with_numbers(values)
         if self.population == "rebuild":
             return self.run(self.build(preset), preset)
         if self._chunk is None:

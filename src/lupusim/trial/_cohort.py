@@ -33,7 +33,8 @@ from lupusim.population._baseline import (
     simulate_baseline,
     trial_entrant_histories,
 )
-from lupusim.trial._protocol import Criterion, Population
+from lupusim.trial._protocol import Criterion, Population, Protocol
+from lupusim.trial._simulate import Chunk
 
 #: Eligible pool relative to the requested number of subjects when matching a target:
 #: drawing starts with this many and doubles until one acceptance pass (Allen 2016) can
@@ -277,3 +278,47 @@ def _select_target(
         "pool": weighted,
         "selected": selected,
     }
+
+
+def make_chunks(pop: TrialPopulation, chunk_size: int) -> list[Chunk]:
+    """``pop``'s subjects in chunks of at most ``chunk_size``, in order."""
+    ids = pop.subject_ids()
+    c = pop.cohort
+    out = []
+    for k, start in enumerate(range(0, len(c), chunk_size)):
+        sl = slice(start, min(start + chunk_size, len(c)))
+        out.append(
+            Chunk(
+                index=k,
+                numbers=np.arange(sl.start, sl.stop),
+                subject_ids=tuple(ids[sl]),
+                parameters=c.parameters[sl],
+                state=c.state[sl],
+                age_years=c.baseline["age_years"][sl],
+                female=c.baseline["female"][sl],
+            )
+        )
+    return out
+
+
+def randomisation_strata(
+    protocol: Protocol, pop: TrialPopulation
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Subject attributes to stratify randomisation by, and the factors virtual subjects
+    do not have (race, region, biopsy class: not model quantities).
+
+    ``sex`` is the subject's sex; a numeric observable is split at the population median
+    (an assumption where the protocol gives no cut-off).
+    """
+    out: dict[str, np.ndarray] = {}
+    missing: list[str] = []
+    base = pop.cohort.baseline
+    for name in protocol.allocation.stratify_by:
+        if name == "sex":
+            out[name] = np.where(base["female"] == 1.0, "female", "male")
+        elif name in base:
+            x = base[name]
+            out[name] = np.where(x >= np.nanmedian(x), "high", "low")
+        else:
+            missing.append(name)
+    return out, missing

@@ -44,9 +44,15 @@ from lupusim.report import render_trial_report
 from lupusim.results import read_table
 from lupusim.trial._analysis import analyse
 from lupusim.trial._backend import make_backend
-from lupusim.trial._cohort import ScreeningLog, TrialPopulation, build_population
+from lupusim.trial._cohort import (
+    ScreeningLog,
+    TrialPopulation,
+    build_population,
+    make_chunks,
+    randomisation_strata,
+)
 from lupusim.trial._protocol import Protocol
-from lupusim.trial._simulate import Chunk, ChunkResult, RunSettings
+from lupusim.trial._simulate import ChunkResult, RunSettings
 from lupusim.trial._uncertainty import DrawPlan, draw_subjects, run_uncertainty
 
 DEFAULT_SUBJECTS = 1000
@@ -222,26 +228,6 @@ def _write_chunk(work: Path, result: ChunkResult) -> None:
     tmp.rename(final)
 
 
-def make_chunks(pop: TrialPopulation, chunk_size: int) -> list[Chunk]:
-    ids = pop.subject_ids()
-    c = pop.cohort
-    out = []
-    for k, start in enumerate(range(0, len(c), chunk_size)):
-        sl = slice(start, min(start + chunk_size, len(c)))
-        out.append(
-            Chunk(
-                index=k,
-                numbers=np.arange(sl.start, sl.stop),
-                subject_ids=tuple(ids[sl]),
-                parameters=c.parameters[sl],
-                state=c.state[sl],
-                age_years=c.baseline["age_years"][sl],
-                female=c.baseline["female"][sl],
-            )
-        )
-    return out
-
-
 # ------------------------------------------------------------------------------------
 # the database
 # ------------------------------------------------------------------------------------
@@ -387,7 +373,7 @@ def run_trial(
     t3 = time.perf_counter()
     outcomes = read_table(out, "outcomes")
     status = read_table(out, "status")
-    strata, missing = _strata(protocol, pop)
+    strata, missing = randomisation_strata(protocol, pop)
     if missing:
         say(
             f"stratification by {', '.join(missing)} not applied: virtual subjects have no "
@@ -440,8 +426,6 @@ def run_trial(
                 workers=opts.workers,
                 n_trials=opts.n_trials,
                 power_curve=opts.power_curve,
-                make_chunks=make_chunks,
-                strata_of=_strata,
             )
             summary["uncertainty"] = run_uncertainty(
                 plan,
@@ -476,24 +460,3 @@ def run_trial(
     shutil.rmtree(work)
     write_json(out / "run.json", {"identity": identity, "state": "complete"})
     return summary
-
-
-def _strata(protocol: Protocol, pop: TrialPopulation) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Subject attributes to stratify randomisation by, and the factors virtual subjects
-    do not have (race, region, biopsy class: not model quantities).
-
-    ``sex`` is the subject's sex; a numeric observable is split at the population median
-    (an assumption where the protocol gives no cut-off).
-    """
-    out: dict[str, np.ndarray] = {}
-    missing: list[str] = []
-    base = pop.cohort.baseline
-    for name in protocol.allocation.stratify_by:
-        if name == "sex":
-            out[name] = np.where(base["female"] == 1.0, "female", "male")
-        elif name in base:
-            x = base[name]
-            out[name] = np.where(x >= np.nanmedian(x), "high", "low")
-        else:
-            missing.append(name)
-    return out, missing

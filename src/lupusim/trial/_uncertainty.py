@@ -57,15 +57,12 @@ from lupusim.model import (
     model_interval,
 )
 from lupusim.trial._analysis import analyse
-from lupusim.trial._cohort import TrialPopulation, build_population
+from lupusim.trial._cohort import build_population, make_chunks, randomisation_strata
 from lupusim.trial._protocol import Protocol
-from lupusim.trial._simulate import Chunk, RunSettings, run_chunk
+from lupusim.trial._simulate import RunSettings, run_chunk
 
 #: Default virtual patients per draw: the protocol's size, at least this many.
 MIN_DRAW_SUBJECTS = 200
-
-ChunkMaker = Callable[[TrialPopulation, int], list[Chunk]]
-StrataMaker = Callable[[Protocol, TrialPopulation], tuple[dict[str, np.ndarray], list[str]]]
 
 
 def draw_subjects(protocol: Protocol, n_main: int, requested: int | None) -> int:
@@ -89,8 +86,6 @@ class DrawPlan:
     workers: int
     n_trials: int
     power_curve: tuple[int, ...]
-    make_chunks: ChunkMaker
-    strata_of: StrataMaker
 
     def run(self, preset: Preset) -> dict[str, Any]:
         """The protocol under one parameter set: population, every arm, the analysis."""
@@ -106,11 +101,11 @@ class DrawPlan:
         )
         outcomes: list[pd.DataFrame] = []
         status: list[pd.DataFrame] = []
-        for chunk in self.make_chunks(pop, self.chunk_size):
+        for chunk in make_chunks(pop, self.chunk_size):
             result = run_chunk(protocol, chunk, self.settings, workers=self.workers, preset=preset)
             outcomes.append(result.outcomes)
             status.append(result.status)
-        strata, _ = self.strata_of(protocol, pop)
+        strata, _ = randomisation_strata(protocol, pop)
         return analyse(
             protocol,
             pd.concat(outcomes, ignore_index=True),
@@ -152,7 +147,6 @@ def draw_record(analysis: Mapping[str, Any]) -> dict[str, Any]:
         for c in power.get("curve", [])
     ]
     return {
-        "n_subjects": max((int(b["n"]) for b in analysis["arms"].values()), default=0),
         "arms": arms,
         "comparisons": comparisons,
         "power": powers,
@@ -351,10 +345,7 @@ def run_uncertainty(
     on ``subjects`` patients each (each kept in ``work`` as it finishes, so a killed run
     resumes at the next one) and summarise them against ``main``. ``on_draw(done)`` after
     each of the ``n_draws + 1`` runs."""
-    if n_draws > len(ensemble):
-        raise LupusimError(
-            f"--uncertainty {n_draws}: the posterior holds {len(ensemble)} parameter sets"
-        )
+    sets = ensemble.first(n_draws)
     preset = base or get_preset("human")
     work.mkdir(parents=True, exist_ok=True)
 
@@ -380,7 +371,7 @@ def run_uncertainty(
         on_draw(1)
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
-    for k, values in enumerate(ensemble.draws[:n_draws]):
+    for k, values in enumerate(sets):
         saved = saved_run(work / f"draw_{k:04d}.json", values)
         if saved["ok"]:
             records.append(saved["record"])

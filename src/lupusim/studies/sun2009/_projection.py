@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from lupusim.errors import LupusimError
 from lupusim.model import (
     UNIT_INTERVAL,
     PosteriorEnsemble,
@@ -134,10 +133,7 @@ def projection_uncertainty(
     """The projection under the first ``n_draws`` parameter sets of ``ensemble``
     (``replicates`` per patient each); ``main``: :func:`projection_values` of the main
     projection per arm. Returns the ``projection_uncertainty`` block of summary.json."""
-    if n_draws > len(ensemble):
-        raise LupusimError(
-            f"--uncertainty {n_draws}: the posterior holds {len(ensemble)} parameter sets"
-        )
+    sets = ensemble.first(n_draws)
     preset = base or get_preset("human")
 
     def outcomes(values: Mapping[str, float]) -> dict[str, dict[str, Any]]:
@@ -155,7 +151,7 @@ def projection_uncertainty(
 
     reference = outcomes({})
     per_draw: list[dict[str, dict[str, Any]]] = []
-    for k, values in enumerate(ensemble.draws[:n_draws]):
+    for k, values in enumerate(sets):
         per_draw.append(outcomes(values))
         if on_draw is not None:
             on_draw(k + 1)
