@@ -38,3 +38,4 @@ def test_quick_calibration_writes_values_gof_table_and_figure(tmp_path: Path) ->
     ).all()
     assert (out / "gof.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "target rows within their published interval" in res.stdout
+    assert f"{payload['evaluations']} of 2 objective evaluations" in res.stdout

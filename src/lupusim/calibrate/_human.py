@@ -50,6 +50,8 @@ class HumanCalibration:
     within: int
     rows: int
     seconds: float
+    evaluations: int  # objective evaluations the fit used
+    budget: int  # the most it was allowed
 
 
 def free_parameters(spec: CalibrationSpec) -> tuple[FreeParameter, ...]:
@@ -157,7 +159,13 @@ def calibrate_human(
         target = resources.files("lupusim.model").joinpath(HUMAN_CALIBRATION_FILE)
         Path(str(target)).write_text(json.dumps(payload, indent=2) + "\n")
     return HumanCalibration(
-        values, gof_path, payload["within"], payload["rows"], payload["seconds"]
+        values,
+        gof_path,
+        payload["within"],
+        payload["rows"],
+        payload["seconds"],
+        payload["evaluations"],
+        evaluations if free else 0,
     )
 
 

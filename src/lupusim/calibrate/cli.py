@@ -78,10 +78,13 @@ def human_command(
         result = calibrate_human(
             out, quick=quick, max_evaluations=evaluations, workers=workers, install=install
         )
+    used = f"{result.evaluations} of {result.budget} objective evaluations"
+    if result.evaluations < result.budget:
+        used += " (the optimiser met its tolerance before the budget)"
     typer.echo(
         f"{result.within} of {result.rows} target rows within their published interval "
-        f"({result.seconds:.0f} s); wrote {out / 'calibration_human.json'}, {result.gof_path}, "
-        f"{out / 'gof.png'}"
+        f"({result.seconds:.0f} s, {used}); wrote {out / 'calibration_human.json'}, "
+        f"{result.gof_path}, {out / 'gof.png'}"
     )
 
 
