@@ -168,3 +168,31 @@ def test_in_takes_a_list_and_twin_arms_are_checked() -> None:
     twin = text.replace("arms: {x: 1},", "arms: {x: 1}, twin: {y: 1, z: 1},")
     with pytest.raises(InputError, match="mixture of arms"):
         load_spec_text(twin, "bad.yaml")
+
+
+def test_a_protocol_that_cannot_recruit_gives_missing_rows_not_a_crash() -> None:
+    from lupusim.calibrate._objective import TrialObjective, gof_records
+    from lupusim.trial._cohort import RecruitmentError
+
+    measure = "{kind: proportion_at_week, instrument: aurora_crr, week: 8, values: ['Y']}"
+    text = (
+        "name: t\ndescription: t\nsubjects: 10\nquick_subjects: 10\nevaluations: 0\n"
+        "quick_evaluations: 0\nseed: 1\ntargets:\n"
+        f"  - {{row: C1, protocol: recruits, arms: {{x: 1}}, measure: {measure}}}\n"
+        f"  - {{row: C2, protocol: cannot, arms: {{x: 1}}, measure: {measure}}}\n"
+    )
+    objective = TrialObjective(load_spec_text(text, "t.yaml"), subjects=10, seed=1)
+
+    def simulate_protocol(name: str, preset: object) -> dict[str, ArmTables]:
+        if name == "cannot":
+            raise RecruitmentError("only 3 of 100000 virtual candidates met the criteria")
+        return {"x": _tables("x", ROWS)}
+
+    objective.simulate_protocol = simulate_protocol  # type: ignore[method-assign,assignment]
+    residuals = {r.target_id: r for r in objective.residuals({})}
+    # 3 of 4 subjects respond at week 8; the row that could not recruit is missing.
+    assert residuals["C1"].simulated == pytest.approx(0.75)
+    assert residuals["C2"].value == 10.0
+    gof = {r["row"]: r for r in gof_records(objective.evaluate({}))}
+    assert gof["C1"]["n_simulated"] == 4
+    assert gof["C2"]["within"] is False and gof["C2"]["n_simulated"] == 0

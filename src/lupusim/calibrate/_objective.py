@@ -30,7 +30,7 @@ from lupusim.calibrate._problem import Residual
 from lupusim.calibrate._spec import CalibrationSpec, TargetSpec, protocol_path
 from lupusim.calibrate._targets import TargetRow, package_targets
 from lupusim.model import Preset, get_preset
-from lupusim.trial._cohort import build_population, make_chunks
+from lupusim.trial._cohort import RecruitmentError, build_population, make_chunks
 from lupusim.trial._protocol import Protocol, load_protocol
 from lupusim.trial._simulate import RunSettings, run_chunk
 
@@ -105,6 +105,10 @@ def simulate_arms(
     }
 
 
+#: The estimate of a row whose protocol could not recruit at the parameters tried.
+_MISSING = Estimate(math.nan, math.nan, 0)
+
+
 class TrialObjective:
     """Simulates every protocol of a spec for given parameter values."""
 
@@ -143,7 +147,18 @@ class TrialObjective:
         preset = self.base.with_numbers(values)
         out: list[SimulatedTarget] = []
         for name in self.spec.protocols():
-            tables = self.simulate_protocol(name, preset)
+            try:
+                tables = self.simulate_protocol(name, preset)
+            except RecruitmentError:
+                # Parameters under which the protocol cannot recruit its patients: its
+                # rows are missing (NaN: never within, residual 10 SE) so that a fit
+                # steps back instead of stopping.
+                out.extend(
+                    SimulatedTarget(t, self.rows[t.row], _MISSING, _MISSING if t.twin else None)
+                    for t in self.spec.targets
+                    if t.protocol == name
+                )
+                continue
             for t in self.spec.targets:
                 if t.protocol == name:
                     twin = estimate(t.measure, t.twin, tables) if t.twin else None

@@ -36,6 +36,11 @@ from lupusim.population._baseline import (
 from lupusim.trial._protocol import Criterion, Population, Protocol
 from lupusim.trial._simulate import Chunk
 
+
+class RecruitmentError(LupusimError):
+    """Too few virtual candidates met a population's criteria (or its target match)."""
+
+
 #: Eligible pool relative to the requested number of subjects when matching a target:
 #: drawing starts with this many and doubles until one acceptance pass (Allen 2016) can
 #: select them all, or the pool reaches ``TARGET_POOL_MAX_FACTOR`` × N, when further
@@ -221,7 +226,7 @@ def build_population(
             break
         pool_goal = n_eligible * 2  # not enough effective subjects yet: draw more
     if selection is None:
-        raise LupusimError(
+        raise RecruitmentError(
             f"only {n_eligible} of {drawn} virtual candidates met the criteria"
             + (f" and could be matched to {population.target}" if population.target else "")
             + f"; {n_subjects} were requested (raise max_candidates or relax the criteria)"
