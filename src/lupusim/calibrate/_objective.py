@@ -109,6 +109,13 @@ def simulate_arms(
 _MISSING = Estimate(math.nan, math.nan, 0)
 
 
+def _measured(
+    target: TargetSpec, arms: Mapping[str, float], tables: dict[str, ArmTables] | None
+) -> Estimate:
+    """``target``'s measure on ``arms``; missing where the protocol could not recruit."""
+    return _MISSING if tables is None else estimate(target.measure, arms, tables)
+
+
 class TrialObjective:
     """Simulates every protocol of a spec for given parameter values."""
 
@@ -147,25 +154,18 @@ class TrialObjective:
         preset = self.base.with_numbers(values)
         out: list[SimulatedTarget] = []
         for name in self.spec.protocols():
+            # Parameters under which a protocol cannot recruit its patients leave its rows
+            # missing (NaN: never within, residual 10 SE), so that a fit steps back
+            # instead of stopping.
             try:
-                tables = self.simulate_protocol(name, preset)
+                tables: dict[str, ArmTables] | None = self.simulate_protocol(name, preset)
             except RecruitmentError:
-                # Parameters under which the protocol cannot recruit its patients: its
-                # rows are missing (NaN: never within, residual 10 SE) so that a fit
-                # steps back instead of stopping.
-                out.extend(
-                    SimulatedTarget(t, self.rows[t.row], _MISSING, _MISSING if t.twin else None)
-                    for t in self.spec.targets
-                    if t.protocol == name
-                )
-                continue
+                tables = None
             for t in self.spec.targets:
                 if t.protocol == name:
-                    twin = estimate(t.measure, t.twin, tables) if t.twin else None
+                    twin = _measured(t, t.twin, tables) if t.twin else None
                     out.append(
-                        SimulatedTarget(
-                            t, self.rows[t.row], estimate(t.measure, t.arms, tables), twin
-                        )
+                        SimulatedTarget(t, self.rows[t.row], _measured(t, t.arms, tables), twin)
                     )
         return out
 
